@@ -1,0 +1,58 @@
+"""Long-running operations (AIP-151) for Python services."""
+
+from lro._client import OPERATION_ID_HEADER, Client
+from lro._core.errors import (
+    Aborted,
+    AlreadyExists,
+    Cancelled,
+    DeadlineExceeded,
+    Error,
+    FailedPrecondition,
+    InvalidArgument,
+    InvalidOperationName,
+    InvalidPageToken,
+    InvalidState,
+    NotFound,
+    OperationAlreadyDone,
+    Unavailable,
+    WaitDeadlineExceeded,
+)
+from lro._functions import wait_operation
+from lro._operation import Operation
+from lro._store.base import OperationRecord, Store
+from lro._store.sqlite import SqliteStore
+from lro._unmarshal import unmarshal_operation
+from lro._wait import OperationsService
+
+OPERATION_COLUMN_NAME = "Operation"
+STATE_COLUMN_NAME = "State"
+RESUME_POINT_COLUMN_NAME = "ResumePoint"
+
+__all__ = [
+    "OPERATION_COLUMN_NAME",
+    "OPERATION_ID_HEADER",
+    "RESUME_POINT_COLUMN_NAME",
+    "STATE_COLUMN_NAME",
+    "Aborted",
+    "AlreadyExists",
+    "Cancelled",
+    "Client",
+    "DeadlineExceeded",
+    "Error",
+    "FailedPrecondition",
+    "InvalidArgument",
+    "InvalidOperationName",
+    "InvalidPageToken",
+    "InvalidState",
+    "NotFound",
+    "Operation",
+    "OperationAlreadyDone",
+    "OperationRecord",
+    "OperationsService",
+    "SqliteStore",
+    "Store",
+    "Unavailable",
+    "WaitDeadlineExceeded",
+    "unmarshal_operation",
+    "wait_operation",
+]

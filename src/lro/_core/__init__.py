@@ -1,0 +1,1 @@
+"""The rules of an operation's life, without I/O."""

@@ -1,0 +1,1 @@
+"""Where operations are kept: one narrow protocol and its backends."""

@@ -1,0 +1,52 @@
+-- name: create_migrations_table
+CREATE TABLE IF NOT EXISTS lro_migrations (
+    number INTEGER PRIMARY KEY,
+    file_name TEXT NOT NULL,
+    applied_time_us INTEGER NOT NULL
+)
+
+-- name: applied_migrations
+SELECT number FROM lro_migrations
+
+-- name: record_migration
+INSERT INTO lro_migrations (number, file_name, applied_time_us) VALUES (?, ?, ?)
+
+-- name: insert_operation
+INSERT INTO lro_operations (
+    name, operation, done, error_code, metadata_type, state, resume_point,
+    resume_target, create_time_us, update_time_us, version
+) VALUES (
+    :name, :operation, :done, :error_code, :metadata_type, :state, :resume_point,
+    :resume_target, :create_time_us, :update_time_us, :version
+)
+
+-- name: get_operation
+SELECT name, operation, state, resume_point, resume_target, create_time_us,
+       update_time_us, version
+FROM lro_operations
+WHERE name = ?
+
+-- name: get_operations
+SELECT name, operation, state, resume_point, resume_target, create_time_us,
+       update_time_us, version
+FROM lro_operations
+WHERE name IN (SELECT value FROM json_each(?))
+
+-- name: update_operation
+UPDATE lro_operations
+SET operation = :operation,
+    done = :done,
+    error_code = :error_code,
+    metadata_type = :metadata_type,
+    state = :state,
+    resume_point = :resume_point,
+    resume_target = :resume_target,
+    update_time_us = :update_time_us,
+    version = :version
+WHERE name = :name AND version = :expected_version
+
+-- name: operation_exists
+SELECT 1 FROM lro_operations WHERE name = ?
+
+-- name: delete_operation
+DELETE FROM lro_operations WHERE name = ?

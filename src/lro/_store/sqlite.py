@@ -1,0 +1,207 @@
+"""The SQLite store: the embedded default, one file, safe from many threads."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import queue
+import sqlite3
+import threading
+from collections.abc import Collection, Iterator
+from pathlib import Path
+
+import google.longrunning.operations_proto_pb2 as operations_pb2
+
+from lro._core.errors import AlreadyExists, InvalidArgument, NotFound, Unavailable
+from lro._store.base import OperationRecord, StaleVersion, now_us
+from lro._store.notify import ChangeHub
+from lro._store.queries import load_migrations, load_queries
+
+SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
+_QUERIES = load_queries("sqlite")
+_UNAVAILABLE_CODES = {
+    sqlite3.SQLITE_BUSY,
+    sqlite3.SQLITE_LOCKED,
+    sqlite3.SQLITE_CANTOPEN,
+    sqlite3.SQLITE_IOERR,
+    sqlite3.SQLITE_FULL,
+}
+
+
+@contextlib.contextmanager
+def _mapped_errors(path: Path) -> Iterator[None]:
+    """Turn SQLite's transient failures into ``lro.Unavailable``, by error code."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        code = getattr(exc, "sqlite_errorcode", None)
+        if code is not None and code & 0xFF in _UNAVAILABLE_CODES:
+            raise Unavailable(f"SQLite database {str(path)!r}: {exc}") from exc
+        raise
+
+
+class SqliteStore:
+    """Operations in a SQLite file, in WAL mode, every update a compare-and-set."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        synchronous: str = "FULL",
+        busy_timeout_ms: int = 5000,
+        max_connections: int = 8,
+    ) -> None:
+        if synchronous.upper() not in SYNCHRONOUS_LEVELS:
+            raise InvalidArgument(
+                f"synchronous must be one of {SYNCHRONOUS_LEVELS}, got {synchronous!r}"
+            )
+        self.path = Path(path)
+        self.synchronous = synchronous.upper()
+        self.busy_timeout_ms = busy_timeout_ms
+        self.changes = ChangeHub()
+        self._idle: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
+        self._slots = threading.BoundedSemaphore(max_connections)
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        with _mapped_errors(self.path):
+            self._migrate()
+
+    def _connect(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=0
+        )
+        connection.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute(f"PRAGMA synchronous = {self.synchronous}")
+        connection.row_factory = sqlite3.Row
+        with self._lock:
+            self._all.append(connection)
+        return connection
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        if self._closed:
+            raise Unavailable(f"the store for {str(self.path)!r} is closed")
+        with self._slots, _mapped_errors(self.path):
+            try:
+                connection = self._idle.get_nowait()
+            except queue.Empty:
+                connection = self._connect()
+            try:
+                yield connection
+            finally:
+                self._idle.put(connection)
+
+    def _migrate(self) -> None:
+        with self._connection() as connection:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                connection.execute(_QUERIES["create_migrations_table"])
+                applied = {row[0] for row in connection.execute(_QUERIES["applied_migrations"])}
+                for number, file_name, sql in load_migrations("sqlite"):
+                    if number not in applied:
+                        for statement in _statements(sql):
+                            connection.execute(statement)
+                        connection.execute(
+                            _QUERIES["record_migration"], (number, file_name, now_us())
+                        )
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+
+    def create(self, record: OperationRecord) -> OperationRecord:
+        """Insert ``record`` at version 1; AlreadyExists if the name is taken."""
+        time_us = now_us()
+        stored = record.replace(version=1, create_time_us=time_us, update_time_us=time_us)
+        try:
+            with self._connection() as connection:
+                connection.execute(_QUERIES["insert_operation"], _row_values(stored))
+        except sqlite3.IntegrityError as exc:
+            raise AlreadyExists(f"operation {record.name!r} exists already") from exc
+        self.changes.publish(record.name)
+        return stored
+
+    def get(self, name: str) -> OperationRecord:
+        """The record called ``name``; NotFound if none."""
+        with self._connection() as connection:
+            row = connection.execute(_QUERIES["get_operation"], (name,)).fetchone()
+        if row is None:
+            raise NotFound(name)
+        return _record_from_row(row)
+
+    def get_many(self, names: Collection[str]) -> dict[str, OperationRecord]:
+        """The records that exist among ``names``, by name."""
+        with self._connection() as connection:
+            rows = connection.execute(_QUERIES["get_operations"], (json.dumps(list(names)),))
+            return {row["name"]: _record_from_row(row) for row in rows}
+
+    def update(self, record: OperationRecord, expected_version: int) -> OperationRecord:
+        """Write ``record`` if the stored version is ``expected_version``."""
+        stored = record.replace(version=expected_version + 1, update_time_us=now_us())
+        with self._connection() as connection:
+            cursor = connection.execute(
+                _QUERIES["update_operation"],
+                {**_row_values(stored), "expected_version": expected_version},
+            )
+            if cursor.rowcount == 0:
+                exists = connection.execute(_QUERIES["operation_exists"], (record.name,))
+                if exists.fetchone() is None:
+                    raise NotFound(record.name)
+                raise StaleVersion(f"operation {record.name!r} changed concurrently")
+        self.changes.publish(record.name)
+        return stored
+
+    def delete(self, name: str) -> None:
+        """Remove ``name``; NotFound if none."""
+        with self._connection() as connection:
+            cursor = connection.execute(_QUERIES["delete_operation"], (name,))
+        if cursor.rowcount == 0:
+            raise NotFound(name)
+        self.changes.publish(name)
+
+    def close(self) -> None:
+        """Close every connection; later calls raise Unavailable."""
+        self._closed = True
+        with self._lock:
+            connections, self._all = self._all, []
+        for connection in connections:
+            connection.close()
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({str(self.path)!r}, synchronous={self.synchronous!r})"
+
+
+def _statements(sql: str) -> list[str]:
+    return [statement.strip() for statement in sql.split(";") if statement.strip()]
+
+
+def _row_values(record: OperationRecord) -> dict[str, object]:
+    return {
+        "name": record.name,
+        "operation": record.operation.SerializeToString(deterministic=True),
+        "done": int(record.done),
+        "error_code": record.error_code,
+        "metadata_type": record.metadata_type,
+        "state": record.state,
+        "resume_point": record.resume_point,
+        "resume_target": record.resume_target,
+        "create_time_us": record.create_time_us,
+        "update_time_us": record.update_time_us,
+        "version": record.version,
+    }
+
+
+def _record_from_row(row: sqlite3.Row) -> OperationRecord:
+    operation = operations_pb2.Operation.FromString(bytes(row["operation"]))
+    state = row["state"]
+    return OperationRecord(
+        operation=operation,
+        state=bytes(state) if state is not None else None,
+        resume_point=str(row["resume_point"]),
+        resume_target=str(row["resume_target"]),
+        version=int(row["version"]),
+        create_time_us=int(row["create_time_us"]),
+        update_time_us=int(row["update_time_us"]),
+    )

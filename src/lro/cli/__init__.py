@@ -1,0 +1,48 @@
+"""The ``lro`` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from google.protobuf import json_format
+
+from lro._client import Client
+from lro._core.errors import Error
+from lro._store.urls import DATABASE_URL_ENV, default_url
+from lro.cli._demo import run_demo
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lro", description="Long-running operations.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser("demo", help="run an operation with two children, end to end")
+    demo.add_argument("--db", default="sqlite:///lro-demo.db", help="store URL")
+    for name, text in (("get", "print an operation"), ("wait", "wait for an operation")):
+        command = commands.add_parser(name, help=text)
+        command.add_argument("name", help="operation name, such as operations/123")
+        command.add_argument(
+            "--db", default=None, help=f"store URL (default ${DATABASE_URL_ENV} or lro.db)"
+        )
+        if name == "wait":
+            command.add_argument("--timeout", type=float, default=None, help="seconds")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``lro`` command; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            return run_demo(args.db)
+        with Client(args.db or default_url()) as client:
+            if args.command == "get":
+                operation = client.get_operation(args.name)
+            else:
+                operation = client.wait_operation(args.name, timeout=args.timeout)
+            print(json_format.MessageToJson(operation))
+    except Error as exc:
+        print(f"lro: {type(exc).__name__}: {exc.message}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,84 @@
+"""What is particular to SQLite: pragmas, migrations, URLs, errors."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+import lro
+from lro._store.queries import load_migrations
+from lro._store.sqlite import SqliteStore
+from lro._store.urls import open_store
+
+EXPECTED_COLUMNS = [
+    "name",
+    "operation",
+    "done",
+    "error_code",
+    "metadata_type",
+    "state",
+    "resume_point",
+    "resume_target",
+    "create_time_us",
+    "update_time_us",
+    "version",
+]
+
+
+def test_migrations_build_the_schema_the_code_expects(tmp_path: Path) -> None:
+    SqliteStore(tmp_path / "a.db").close()
+    with sqlite3.connect(tmp_path / "a.db") as connection:
+        columns = [row[1] for row in connection.execute("PRAGMA table_info(lro_operations)")]
+        applied = [row[0] for row in connection.execute("SELECT number FROM lro_migrations")]
+    assert columns == EXPECTED_COLUMNS
+    assert applied == [number for number, _, _ in load_migrations("sqlite")]
+
+
+def test_opening_twice_applies_migrations_once(tmp_path: Path) -> None:
+    SqliteStore(tmp_path / "a.db").close()
+    SqliteStore(tmp_path / "a.db").close()
+    with sqlite3.connect(tmp_path / "a.db") as connection:
+        (count,) = connection.execute("SELECT count(*) FROM lro_migrations").fetchone()
+    assert count == len(load_migrations("sqlite"))
+
+
+@pytest.mark.parametrize(("option", "level"), [("", 2), ("?synchronous=NORMAL", 1)])
+def test_wal_and_synchronous(tmp_path: Path, option: str, level: int) -> None:
+    store = open_store(f"sqlite:///{tmp_path}/a.db{option}")
+    assert isinstance(store, SqliteStore)
+    with store._connection() as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert connection.execute("PRAGMA synchronous").fetchone()[0] == level
+    store.close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite://",
+        "sqlite:///",
+        "sqlite://host/x.db",
+        "sqlite:///x.db?synchronous=SOMETIMES",
+        "sqlite:///x.db?busy_timeout_ms=soon",
+        "sqlite:///x.db?colour=blue",
+        "mysql://user:secret@host/db",
+    ],
+)
+def test_bad_urls_are_invalid_argument(url: str) -> None:
+    with pytest.raises(lro.InvalidArgument) as caught:
+        open_store(url)
+    assert "secret" not in str(caught.value)
+
+
+def test_unopenable_file_is_unavailable(tmp_path: Path) -> None:
+    with pytest.raises(lro.Unavailable, match="no-such-dir"):
+        SqliteStore(tmp_path / "no-such-dir" / "a.db")
+
+
+def test_closed_store_is_unavailable(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "a.db")
+    store.close()
+    with pytest.raises(lro.Unavailable):
+        store.get("operations/a")

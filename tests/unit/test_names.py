@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lro import InvalidOperationName
+from lro._core.names import (
+    MAX_ID_LENGTH,
+    name_from_header,
+    new_name,
+    operation_id,
+    validate_name,
+)
+
+UUID = re.compile(r"operations/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}")
+SAFE_ID = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._~-]{0,40}", fullmatch=True)
+
+
+def test_new_names_are_uuid4_and_unique() -> None:
+    names = {new_name() for _ in range(100)}
+    assert len(names) == 100
+    assert all(UUID.fullmatch(name) for name in names)
+
+
+def test_new_name_under_parent() -> None:
+    name = new_name("projects/p/locations/l")
+    assert name.startswith("projects/p/locations/l/operations/")
+    assert validate_name(name) == name
+
+
+@given(SAFE_ID)
+def test_safe_ids_are_accepted(operation: str) -> None:
+    assert validate_name(f"operations/{operation}") == f"operations/{operation}"
+    assert validate_name(f"projects/p1/operations/{operation}")
+    assert operation_id(f"operations/{operation}") == operation
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "",
+        "operations",
+        "operations/",
+        "operations/a/b",
+        "operation/abc",
+        "/operations/abc",
+        "projects//operations/abc",
+        "operations/abc def",
+        "operations/abc\n",
+        "operations/../x",
+        "operations/%2F",
+        "operations/" + "a" * (MAX_ID_LENGTH + 1),
+        "p/" * 600 + "operations/a",
+        None,
+        42,
+    ],
+)
+def test_malformed_names_are_refused(name: object) -> None:
+    with pytest.raises(InvalidOperationName) as caught:
+        validate_name(name)
+    assert caught.value.code == 3  # INVALID_ARGUMENT
+
+
+@given(st.text(max_size=80))
+def test_any_text_is_either_valid_or_invalid_operation_name(text: str) -> None:
+    try:
+        validated = validate_name(text)
+    except InvalidOperationName:
+        return
+    assert validated == text
+    assert "/operations/" in f"/{text}"
+
+
+def test_header_takes_an_id_or_a_full_name() -> None:
+    assert name_from_header("abc-1") == "operations/abc-1"
+    assert name_from_header("projects/p/operations/x") == "projects/p/operations/x"
+    with pytest.raises(InvalidOperationName):
+        name_from_header("bad id")
