@@ -16,6 +16,7 @@ from lro._core.errors import AlreadyExists, InvalidArgument, NotFound, Unavailab
 from lro._store.base import OperationRecord, StaleVersion, now_us
 from lro._store.notify import ChangeHub
 from lro._store.queries import load_migrations, load_queries
+from lro._store.sqlite_wakeups import SqliteWakeups
 
 SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
 _QUERIES = load_queries("sqlite")
@@ -40,7 +41,7 @@ def _mapped_errors(path: Path) -> Iterator[None]:
         raise
 
 
-class SqliteStore:
+class SqliteStore(SqliteWakeups):
     """Operations in a SQLite file, in WAL mode, every update a compare-and-set."""
 
     def __init__(
@@ -161,6 +162,12 @@ class SqliteStore:
             raise NotFound(name)
         self.changes.publish(name)
 
+    def _row_values(self, record: OperationRecord) -> dict[str, object]:
+        return _row_values(record)
+
+    def _record_from_row(self, row: sqlite3.Row) -> OperationRecord:
+        return _record_from_row(row)
+
     def close(self) -> None:
         """Close every connection; later calls raise Unavailable."""
         self._closed = True
@@ -190,6 +197,9 @@ def _row_values(record: OperationRecord) -> dict[str, object]:
         "create_time_us": record.create_time_us,
         "update_time_us": record.update_time_us,
         "version": record.version,
+        "attempts": record.attempts,
+        "last_error": record.last_error,
+        "wait_timed_out": int(record.wait_timed_out),
     }
 
 
@@ -204,4 +214,7 @@ def _record_from_row(row: sqlite3.Row) -> OperationRecord:
         version=int(row["version"]),
         create_time_us=int(row["create_time_us"]),
         update_time_us=int(row["update_time_us"]),
+        attempts=int(row["attempts"]),
+        last_error=str(row["last_error"]),
+        wait_timed_out=bool(row["wait_timed_out"]),
     )

@@ -1,0 +1,1 @@
+"""Durable waits: scheduling wake-ups, and the workers that resume operations."""
