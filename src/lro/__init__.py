@@ -19,7 +19,8 @@ from lro._core.errors import (
 )
 from lro._functions import wait_operation
 from lro._operation import Operation
-from lro._store.base import OperationRecord, Store
+from lro._resume.worker import Worker, WorkerSettings
+from lro._store.base import OperationRecord, Store, WaitPlan, Wakeup, WakeupStore
 from lro._store.sqlite import SqliteStore
 from lro._unmarshal import unmarshal_operation
 from lro._wait import OperationsService
@@ -53,6 +54,11 @@ __all__ = [
     "Store",
     "Unavailable",
     "WaitDeadlineExceeded",
+    "WaitPlan",
+    "Wakeup",
+    "WakeupStore",
+    "Worker",
+    "WorkerSettings",
     "unmarshal_operation",
     "wait_operation",
 ]

@@ -163,8 +163,10 @@ class Worker:
         with self._lock:
             tokens = list(self._running)
         held = self.store.renew_wakeups(tokens, micros(self.settings.lease))
-        for token in set(tokens) - held:
-            logger.warning("worker %s lost its lease %s", self.owner, token)
+        with self._lock:  # a run that ended meanwhile removed its row: not a loss
+            lost = [self._running[t].name for t in set(tokens) - held if t in self._running]
+        for name in lost:
+            logger.warning("worker %s lost its lease on %s", self.owner, name)
 
     def stop(self, grace: float | None = None) -> None:
         """Stop claiming; let running handlers finish for up to ``grace`` seconds

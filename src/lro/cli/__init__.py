@@ -12,6 +12,7 @@ from lro._client import Client
 from lro._core.errors import Error
 from lro._store.urls import DATABASE_URL_ENV, default_url
 from lro.cli._demo import run_demo
+from lro.cli._worker import add_worker_command, run_worker
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -27,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
         )
         if name == "wait":
             command.add_argument("--timeout", type=float, default=None, help="seconds")
+    add_worker_command(commands)
     return parser
 
 
@@ -36,6 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "demo":
             return run_demo(args.db)
+        if args.command == "worker":
+            return run_worker(args)
         with Client(args.db or default_url()) as client:
             if args.command == "get":
                 operation = client.get_operation(args.name)
