@@ -248,6 +248,8 @@ class Client:
             worker = self.start_worker()
         if worker is not None:
             worker.hint(wakeup.due_time_us)
+            if wakeup.ready_time_us < wakeup.due_time_us:  # children may finish first
+                worker.hint(wakeup.ready_time_us)
 
     def _operation_for(
         self,

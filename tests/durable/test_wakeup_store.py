@@ -107,6 +107,28 @@ def test_only_due_and_finished_waits_are_claimed(store: SqliteStore) -> None:
     assert [w.name for w in _claim(store)] == [waiting.name]
 
 
+def test_the_last_child_makes_a_wait_due_but_not_before_its_sleep(store: SqliteStore) -> None:
+    children = [_new(store, WaitPlan(target_kind="grpc", target="x", sleep_us=10**9))[0]]
+    children.append(_new(store, WaitPlan(target_kind="grpc", target="x", sleep_us=10**9))[0])
+    plan = WaitPlan(
+        target_kind="handler",
+        target="h",
+        sleep_us=200_000,
+        children=tuple(c.name for c in children),
+        timeout_us=10**9,
+    )
+    waiting, scheduled = _new(store, plan)
+    assert scheduled.due_time_us == scheduled.deadline_us
+    store.update(children[0].replace(operation=transitions.finish(children[0].operation)), 1)
+    assert store.get_wakeup(waiting.name) == scheduled  # one child is still running
+    store.update(children[1].replace(operation=transitions.cancel(children[1].operation)), 1)
+    due = store.get_wakeup(waiting.name)
+    assert due is not None
+    assert due.due_time_us == scheduled.ready_time_us  # the end of its sleep
+    assert _claim(store) == []
+    assert eventually(lambda: [w.name for w in _claim(store)] == [waiting.name])
+
+
 def test_a_passed_deadline_makes_a_wait_ready(store: SqliteStore) -> None:
     child, _ = _new(store, WaitPlan(target_kind="handler", target="h", sleep_us=10**9))
     waiting, _ = _new(

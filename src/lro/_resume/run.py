@@ -79,7 +79,9 @@ class Resumption:
             pending = self._pending_at_endpoint(wakeup)
         else:
             records = self.store.get_many(wakeup.children)
-            pending = {name for name, r in records.items() if not r.done}
+            pending = {
+                name for name in wakeup.children if name not in records or not records[name].done
+            }
         if not pending:
             return False
         time_us = now_us()

@@ -149,6 +149,10 @@ class WaitPlan:
 class Wakeup:
     """A stored wake-up: the plan made absolute, and its lease.
 
+    ``ready_time_us`` is the end of the sleep; ``due_time_us`` is when a claim may take
+    it (for a wait on running children in this store: the deadline, brought forward to
+    the ready time when the last child finishes).
+
     ``lease_token`` is new at every claim; a worker may change or remove the row only
     while the token it got is still the row's (else the lease passed to another).
     """
@@ -164,6 +168,7 @@ class Wakeup:
     target_endpoint: str = ""
     pinned_to: str = ""
     schedule_time_us: int = 0
+    ready_time_us: int = 0
     lease_owner: str = ""
     lease_token: str = ""
     lease_expires_us: int = 0

@@ -181,7 +181,18 @@ class SqliteStore(SqliteWakeups):
 
 
 def _statements(sql: str) -> list[str]:
-    return [statement.strip() for statement in sql.split(";") if statement.strip()]
+    """The statements of a migration, split at semicolons that end one (a trigger's
+    body has semicolons inside it)."""
+    statements, pending = [], ""
+    for piece in sql.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                statements.append(pending.strip())
+            pending = ""
+    if pending.strip(" \n;"):
+        statements.append(pending.strip())
+    return statements
 
 
 def _row_values(record: OperationRecord) -> dict[str, object]:

@@ -48,11 +48,19 @@ class SqliteWakeups:
     ) -> tuple[OperationRecord, Wakeup]:
         """Write ``record`` and its wake-up in one transaction."""
         time_us = now_us()
+        values = _plan_values(record.name, plan, time_us)
         with self._connection() as connection, _immediate(connection):
             stored = self._write_record(connection, record, expected_version, time_us)
-            row = connection.execute(
-                _QUERIES["upsert_wakeup"], _plan_values(record.name, plan, time_us)
-            ).fetchone()
+            if plan.children and not plan.child_endpoint:
+                (running,) = connection.execute(
+                    _QUERIES["count_running_children"], values
+                ).fetchone()
+                if running:  # due at the deadline, unless the last child finishes first
+                    values["due_time_us"] = values["deadline_us"]
+            connection.execute(_QUERIES["forget_children"], values)
+            row = connection.execute(_QUERIES["upsert_wakeup"], values).fetchone()
+            if not plan.child_endpoint:
+                connection.execute(_QUERIES["remember_children"], values)
         self.changes.publish(record.name)
         return stored, _wakeup_from_row(row)
 
@@ -168,11 +176,12 @@ class SqliteWakeups:
 
 
 def _plan_values(name: str, plan: WaitPlan, time_us: int) -> dict[str, object]:
-    due_time_us = time_us + plan.sleep_us
+    ready_time_us = time_us + plan.sleep_us
     return {
         "name": name,
-        "due_time_us": due_time_us,
-        "deadline_us": due_time_us + plan.timeout_us,
+        "due_time_us": ready_time_us,
+        "ready_time_us": ready_time_us,
+        "deadline_us": ready_time_us + plan.timeout_us,
         "children": json.dumps(list(plan.children)),
         "child_endpoint": plan.child_endpoint,
         "poll_frequency_us": plan.poll_frequency_us,
@@ -197,6 +206,7 @@ def _wakeup_from_row(row: sqlite3.Row) -> Wakeup:
         target_endpoint=str(row["target_endpoint"]),
         pinned_to=str(row["pinned_to"]),
         schedule_time_us=int(row["schedule_time_us"]),
+        ready_time_us=int(row["ready_time_us"]),
         lease_owner=str(row["lease_owner"]),
         lease_token=str(row["lease_token"]),
         lease_expires_us=int(row["lease_expires_us"]),

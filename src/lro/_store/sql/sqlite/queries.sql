@@ -56,16 +56,22 @@ SELECT 1 FROM lro_operations WHERE name = ?
 -- name: delete_operation
 DELETE FROM lro_operations WHERE name = ?
 
+-- name: count_running_children
+SELECT count(*) FROM lro_operations
+WHERE name IN (SELECT value FROM json_each(:children)) AND done = 0
+
 -- name: upsert_wakeup
 INSERT INTO lro_wakeups (
-    name, due_time_us, deadline_us, children, child_endpoint, poll_frequency_us,
-    target_kind, target, target_endpoint, pinned_to, schedule_time_us
+    name, due_time_us, ready_time_us, deadline_us, children, child_endpoint,
+    poll_frequency_us, target_kind, target, target_endpoint, pinned_to, schedule_time_us
 ) VALUES (
-    :name, :due_time_us, :deadline_us, :children, :child_endpoint, :poll_frequency_us,
-    :target_kind, :target, :target_endpoint, :pinned_to, :schedule_time_us
+    :name, :due_time_us, :ready_time_us, :deadline_us, :children, :child_endpoint,
+    :poll_frequency_us, :target_kind, :target, :target_endpoint, :pinned_to,
+    :schedule_time_us
 )
 ON CONFLICT (name) DO UPDATE SET
     due_time_us = excluded.due_time_us,
+    ready_time_us = excluded.ready_time_us,
     deadline_us = excluded.deadline_us,
     children = excluded.children,
     child_endpoint = excluded.child_endpoint,
@@ -80,33 +86,30 @@ ON CONFLICT (name) DO UPDATE SET
     lease_expires_us = 0
 RETURNING *
 
+-- name: forget_children
+DELETE FROM lro_wakeup_children WHERE parent = :name
+
+-- name: remember_children
+INSERT OR IGNORE INTO lro_wakeup_children (child, parent)
+SELECT value, :name FROM json_each(:children)
+
 -- name: claim_wakeups
--- One statement: picks the ready rows and leases them. A row is ready when it is due,
--- nobody holds a live lease on it, and its wait is over: no child in this store still
--- running, or the deadline passed, or its children live behind an endpoint.
+-- One statement: picks the due rows that nobody holds a live lease on, and leases them.
+-- A wait for children here is due only once they are done (or at its deadline), so
+-- the rows read are the due ones, however many wait.
 UPDATE lro_wakeups
 SET lease_owner = :owner,
     lease_token = lower(hex(randomblob(12))),
     lease_expires_us = :now_us + :lease_us,
     claims = claims + 1
 WHERE name IN (
-    SELECT w.name
-    FROM lro_wakeups AS w
-    WHERE w.due_time_us <= :now_us
-      AND w.lease_expires_us <= :now_us
-      AND (w.pinned_to = '' OR w.pinned_to = :pinned_to)
-      AND (w.target_kind != 'handler' OR w.target IN (SELECT value FROM json_each(:handlers)))
-      AND (
-          w.deadline_us <= :now_us
-          OR w.child_endpoint != ''
-          OR NOT EXISTS (
-              SELECT 1
-              FROM json_each(w.children) AS child
-              JOIN lro_operations AS o ON o.name = child.value
-              WHERE o.done = 0
-          )
-      )
-    ORDER BY w.due_time_us
+    SELECT name
+    FROM lro_wakeups
+    WHERE due_time_us <= :now_us
+      AND lease_expires_us <= :now_us
+      AND (pinned_to = '' OR pinned_to = :pinned_to)
+      AND (target_kind != 'handler' OR target IN (SELECT value FROM json_each(:handlers)))
+    ORDER BY due_time_us
     LIMIT :limit
 )
 RETURNING *
