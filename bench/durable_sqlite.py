@@ -179,10 +179,10 @@ def waiting_cost(path: Path, waiting: int, poll: float, seconds: float) -> tuple
     return counted / (seconds / poll), claim_ms
 
 
-def throughput(workdir: Path, workers: int, count: int) -> float:
+def throughput(workdir: Path, workers: int, count: int, run: int) -> float:
     """Resumptions per second of ``workers`` processes on ``count`` wake-ups due at once."""
-    url = f"sqlite:///{workdir}/throughput-{workers}.db"
-    store = SqliteStore(workdir / f"throughput-{workers}.db", synchronous="FULL")
+    url = f"sqlite:///{workdir}/throughput-{workers}-{run}.db"
+    store = SqliteStore(workdir / f"throughput-{workers}-{run}.db", synchronous="FULL")
     due_in_us = 4_000_000
     names = []
     for _ in range(count):
@@ -251,8 +251,12 @@ def main() -> None:
             f"(ratio {claim_ms / empty_claim_ms:.1f})"
         )
         for workers in (1, 3):
-            rate = throughput(workdir, workers, args.throughput)
-            print(f"throughput: {workers} worker process(es): {rate:,.0f} resumptions/s")
+            rates = [throughput(workdir, workers, args.throughput, run) for run in range(3)]
+            print(
+                f"throughput: {workers} worker process(es): median of 3 "
+                f"{statistics.median(rates):,.0f} resumptions/s "
+                f"(runs: {', '.join(f'{rate:,.0f}' for rate in rates)})"
+            )
 
 
 def _report(what: str, latencies: list[float], baseline: list[float]) -> None:

@@ -313,3 +313,20 @@ def test_bad_durable_waits_are_refused_clearly(durable_client: lro.Client) -> No
     with pytest.raises(lro.AlreadyExists):
         durable_client.resumable("taken")(print)
     assert durable_client.store.get_wakeup(op.name) is None  # type: ignore[attr-defined]
+
+
+def test_a_handler_that_neither_finishes_nor_waits_is_reported(
+    durable_client: lro.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    ran = threading.Event()
+
+    @durable_client.resumable("forgetful")
+    def forgetful(op: lro.Operation[object]) -> None:
+        ran.set()
+
+    op = durable_client.start("forgetful")
+    assert ran.wait(10)
+    assert eventually(lambda: durable_client.store.get_wakeup(op.name) is None)  # type: ignore[attr-defined]
+    assert eventually(lambda: "returned without finishing" in caplog.text)
+    assert op.name in caplog.text
+    assert not durable_client.get_operation(op.name).done

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from google.rpc import code_pb2
 
@@ -17,6 +17,7 @@ from lro._store.base import OperationRecord, Wakeup, WakeupStore, now_us, update
 
 if TYPE_CHECKING:
     from lro._client import Client
+    from lro._operation import Operation
 
 logger = logging.getLogger("lro.worker")
 FIRST_POLL_DELAY = 0.05
@@ -64,11 +65,17 @@ class Resumption:
         if timed_out:
             record = update_record(self.store, record, lambda r: r.replace(wait_timed_out=True))
         try:
-            self._call_target(wakeup, record)
+            op = self._call_target(wakeup, record)
         except Exception as exc:
             self._fail(wakeup, record, exc)
             return
-        self.store.finish_wakeup(wakeup)
+        if self.store.finish_wakeup(wakeup) and op is not None and not op._record.done:
+            logger.warning(
+                "the %s %r returned without finishing %s or waiting again; it stays running",
+                wakeup.target_kind,
+                wakeup.target,
+                wakeup.name,
+            )
 
     def _wait_outcome(self, wakeup: Wakeup) -> bool | None:
         """False if every child is done, True if the deadline passed first, None if
@@ -109,12 +116,13 @@ class Resumption:
             raise
         return {name for name, operation in found.items() if not operation.done}
 
-    def _call_target(self, wakeup: Wakeup, record: OperationRecord) -> None:
+    def _call_target(self, wakeup: Wakeup, record: OperationRecord) -> Operation[Any] | None:
+        """Resume the operation; returns the handle a handler or callback used."""
         if wakeup.target_kind == "grpc":
             self.channels.call_method(
                 wakeup.target_endpoint, wakeup.target, wakeup.name, self.settings.call_timeout
             )
-            return
+            return None
         registry = self.client._handlers if wakeup.target_kind == "handler" else None
         key = wakeup.target if registry is not None else wakeup.name
         resumable = (registry if registry is not None else self.client._callbacks).get(key)
@@ -127,6 +135,7 @@ class Resumption:
             callback=resumable.function if registry is None else None,
         )
         resumable.function(op)
+        return op
 
     def _fail(self, wakeup: Wakeup, record: OperationRecord, exc: Exception) -> None:
         """Count a failed run; retry later, or end the operation with the error."""
