@@ -186,3 +186,15 @@ def test_a_claim_is_one_statement_however_many_wait(tmp_path: Path) -> None:
     assert len(statements) == 1
     assert statements[0].lstrip().startswith(("UPDATE", "-- One statement"))
     store.close()
+
+
+def test_finishing_or_deleting_an_operation_removes_its_wakeup(store: SqliteStore) -> None:
+    finished, _ = _new(store)
+    deleted, _ = _new(store)
+    kept, _ = _new(store)
+    store.update(finished.replace(operation=transitions.finish(finished.operation)), 1)
+    store.delete(deleted.name)
+    assert store.get_wakeup(finished.name) is None
+    assert store.get_wakeup(deleted.name) is None
+    assert store.get_wakeup(kept.name) is not None
+    assert [w.name for w in _claim(store)] == [kept.name]

@@ -69,7 +69,11 @@ class Resumption:
         except Exception as exc:
             self._fail(wakeup, record, exc)
             return
-        if self.store.finish_wakeup(wakeup) and op is not None and not op._record.done:
+        if op is not None and op._record.done:  # finishing removed the wake-up
+            if wakeup.target_kind == "callback":
+                self.client._callbacks.pop(wakeup.name, None)
+            return
+        if self.store.finish_wakeup(wakeup) and op is not None:
             logger.warning(
                 "the %s %r returned without finishing %s or waiting again; it stays running",
                 wakeup.target_kind,

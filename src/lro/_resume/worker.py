@@ -163,10 +163,10 @@ class Worker:
         with self._lock:
             tokens = list(self._running)
         held = self.store.renew_wakeups(tokens, micros(self.settings.lease))
-        with self._lock:  # a run that ended meanwhile removed its row: not a loss
-            lost = [self._running[t].name for t in set(tokens) - held if t in self._running]
-        for name in lost:
-            logger.warning("worker %s lost its lease on %s", self.owner, name)
+        with self._lock:
+            ended = [self._running[t].name for t in set(tokens) - held if t in self._running]
+        for name in ended:  # finished by its handler just now, or the lease ran out
+            logger.info("worker %s: the lease on %s ended", self.owner, name)
 
     def stop(self, grace: float | None = None) -> None:
         """Stop claiming; let running handlers finish for up to ``grace`` seconds

@@ -36,12 +36,14 @@ CREATE TABLE lro_wakeup_children (
 
 CREATE INDEX lro_wakeup_children_by_parent ON lro_wakeup_children (parent);
 
--- When an operation finishes, the waits whose children are now all done become due
--- (at the end of their sleep), in the same transaction as the finishing write.
+-- When an operation finishes, in the same transaction as the finishing write: its own
+-- wake-up goes (a done operation is never resumed), and the waits whose children are
+-- now all done become due (at the end of their sleep).
 CREATE TRIGGER lro_wake_parents
 AFTER UPDATE OF done ON lro_operations
 WHEN NEW.done = 1 AND OLD.done = 0
 BEGIN
+    DELETE FROM lro_wakeups WHERE name = NEW.name;
     UPDATE lro_wakeups
     SET due_time_us = MIN(due_time_us, ready_time_us)
     WHERE name IN (SELECT parent FROM lro_wakeup_children WHERE child = NEW.name)
@@ -51,6 +53,12 @@ BEGIN
           JOIN lro_operations AS o ON o.name = waited.child
           WHERE waited.parent = lro_wakeups.name AND o.done = 0
       );
+END;
+
+CREATE TRIGGER lro_forget_wakeup
+AFTER DELETE ON lro_operations
+BEGIN
+    DELETE FROM lro_wakeups WHERE name = OLD.name;
 END;
 
 CREATE TRIGGER lro_forget_children
