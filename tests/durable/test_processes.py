@@ -17,7 +17,7 @@ from google.protobuf import struct_pb2
 
 import lro
 from tests.durable.conftest import eventually
-from tests.durable.process_app import LEDGER_ENV, ledger
+from tests.durable.ledger import LEDGER_ENV, ledger
 
 REPO = Path(__file__).resolve().parents[2]
 APP = "tests.durable.process_app:client"
