@@ -330,3 +330,33 @@ def test_a_handler_that_neither_finishes_nor_waits_is_reported(
     assert eventually(lambda: "returned without finishing" in caplog.text)
     assert op.name in caplog.text
     assert not durable_client.get_operation(op.name).done
+
+
+def test_a_failing_grpc_resume_call_ends_with_its_code(store_url: str) -> None:
+    calls: list[str] = []
+
+    def refuse(request: bytes, context: grpc.ServicerContext) -> bytes:
+        calls.append(str(dict(context.invocation_metadata())[lro.OPERATION_ID_HEADER]))
+        context.abort(grpc.StatusCode.PERMISSION_DENIED, "no resuming today")
+        raise AssertionError("abort raises")
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    handler = grpc.unary_unary_rpc_method_handler(refuse)
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler("test.Svc", {"Resume": handler}),)
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    settings = lro.WorkerSettings(poll_interval=0.05, max_attempts=2, retry_delay=0.01)
+    try:
+        with lro.Client(store_url, resume_host=f"127.0.0.1:{port}", worker=settings) as client:
+            op = client.new_operation(resume_method="/test.Svc/Resume")
+            op.wait(sleep=0, resume_at="again")
+            final = _final(client, op.name)
+            record = client.store.get(op.name)
+    finally:
+        server.stop(None)
+    assert final.error.code == code_pb2.PERMISSION_DENIED
+    assert final.error.message == "no resuming today"
+    assert (record.attempts, record.last_error) == (2, "PERMISSION_DENIED: no resuming today")
+    assert calls == [op.name.removeprefix("operations/")] * 2

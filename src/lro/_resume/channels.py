@@ -66,11 +66,15 @@ class Channels:
     def call_method(self, endpoint: str, method: str, operation: str, timeout: float) -> None:
         """Call gRPC ``method`` at ``endpoint`` with an empty request, naming ``operation``
         in the ``x-alis-operation-id`` metadata; a failed call raises ``grpc.RpcError``.
+
+        The header carries the id of ``operations/{id}`` (as the Go package sends it),
+        and the full name of an operation under a parent.
         """
         call = self.get(endpoint).unary_unary(
             method, request_serializer=None, response_deserializer=None
         )
-        call(b"", timeout=timeout, metadata=((OPERATION_ID_HEADER, operation),))
+        header = operation.removeprefix("operations/") if operation.count("/") == 1 else operation
+        call(b"", timeout=timeout, metadata=((OPERATION_ID_HEADER, header),))
 
     def get_operations(
         self, endpoint: str, names: Collection[str], timeout: float
