@@ -360,3 +360,18 @@ def test_a_failing_grpc_resume_call_ends_with_its_code(store_url: str) -> None:
     assert final.error.message == "no resuming today"
     assert (record.attempts, record.last_error) == (2, "PERMISSION_DENIED: no resuming today")
     assert calls == [op.name.removeprefix("operations/")] * 2
+
+
+def test_a_child_the_other_service_does_not_know_ends_the_wait_with_its_error(
+    store_url: str, other_service: tuple[lro.Client, _Operations, str]
+) -> None:
+    _, _, endpoint = other_service
+    settings = lro.WorkerSettings(poll_interval=0.05, max_attempts=2, retry_delay=0.01)
+    with lro.Client(store_url, worker=settings) as client:
+        op = client.new_operation(callback=lambda resumed: resumed.done())
+        op.wait(children=["operations/unknown"], child_endpoint=endpoint, resume_at="p")
+        final = _final(client, op.name)
+        record = client.store.get(op.name)
+    assert final.error.code == code_pb2.NOT_FOUND
+    assert record.attempts == 2
+    assert record.last_error.startswith("NOT_FOUND: ")
