@@ -23,6 +23,7 @@ import google.rpc.code_pb2 as code_pb2
 from google.protobuf import json_format
 from google.protobuf.message import Message
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -151,6 +152,14 @@ def _endpoint(handle: Endpoint) -> Callable[[Request], Awaitable[Response]]:
     return endpoint
 
 
+async def _no_route(request: Request, exc: Exception) -> Response:
+    """Paths and methods outside the service, answered as JSON errors too."""
+    if isinstance(exc, HTTPException) and exc.status_code == 405:
+        body = {"error": {"code": 405, "message": "method not allowed", "status": "UNIMPLEMENTED"}}
+        return JSONResponse(body, status_code=405)
+    return _error_response(NotFound(request.url.path[:200]))
+
+
 def http_app(client: Client, *, max_wait: float = DEFAULT_MAX_WAIT) -> Starlette:
     """The Operations service over ``client``'s store as an ASGI app (run it with uvicorn).
 
@@ -160,9 +169,10 @@ def http_app(client: Client, *, max_wait: float = DEFAULT_MAX_WAIT) -> Starlette
     """
     service = _Service(client, max_wait)
     return Starlette(
+        exception_handlers={404: _no_route, 405: _no_route},
         routes=[
             Route("/v1/{path:path}", _endpoint(service.get_or_list), methods=["GET"]),
             Route("/v1/{path:path}", _endpoint(service.delete), methods=["DELETE"]),
             Route("/v1/{path:path}", _endpoint(service.post), methods=["POST"]),
-        ]
+        ],
     )

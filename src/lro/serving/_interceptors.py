@@ -8,7 +8,7 @@ context: the method becomes the operation's resume method, and a call that carri
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import grpc.aio
@@ -18,7 +18,14 @@ from lro._client import OPERATION_ID_HEADER
 from lro._core.errors import InvalidOperationName
 from lro._core.names import name_from_header
 
-Handler = grpc.RpcMethodHandler[Any, Any]
+if TYPE_CHECKING:
+    Handler = grpc.RpcMethodHandler[Any, Any]
+    SyncInterceptor = grpc.ServerInterceptor[Any, Any]
+    AsyncInterceptor = grpc.aio.ServerInterceptor[Any, Any]
+else:  # the runtime classes are not generic
+    Handler = grpc.RpcMethodHandler
+    SyncInterceptor = grpc.ServerInterceptor
+    AsyncInterceptor = grpc.aio.ServerInterceptor
 
 
 def _served_call(details: grpc.HandlerCallDetails) -> ServedCall | InvalidOperationName:
@@ -51,7 +58,7 @@ def _rebuilt(handler: Handler, wrap: Callable[[Callable[..., Any], bool], Any]) 
     return handler
 
 
-class OperationInterceptor(grpc.ServerInterceptor[Any, Any]):
+class OperationInterceptor(SyncInterceptor):
     """For ``grpc.server(..., interceptors=[OperationInterceptor()])``."""
 
     def intercept_service(
@@ -84,7 +91,7 @@ def _sync_wrapper(
     return streaming if streams else unary
 
 
-class AsyncOperationInterceptor(grpc.aio.ServerInterceptor[Any, Any]):
+class AsyncOperationInterceptor(AsyncInterceptor):
     """For ``grpc.aio.server(interceptors=[AsyncOperationInterceptor()])``; the
     servicer's methods are coroutines (or async generators for streamed responses)."""
 
