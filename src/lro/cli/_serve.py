@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import socket
 from concurrent import futures
 
@@ -30,11 +32,16 @@ def _http_socket(host: str, port: int) -> socket.socket:
     return listener
 
 
+def _interrupt(_signal: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run_serve(url: str, host: str, grpc_port: int, http_port: int) -> int:
-    """Serve until interrupted; prints the bound addresses (port 0 picks free ones)."""
+    """Serve until SIGINT or SIGTERM; prints the bound addresses (port 0 picks free ones)."""
     import uvicorn
 
-    with Client(url) as client:
+    signal.signal(signal.SIGTERM, _interrupt)
+    with Client(url) as client, contextlib.suppress(KeyboardInterrupt):
         server, bound_grpc = _grpc_server(client, host, grpc_port)
         try:
             listener = _http_socket(host, http_port)
