@@ -12,7 +12,8 @@ import grpc
 from lro._client import Client
 from lro.serving import OperationsServicer, http_app
 
-GRPC_WORKERS = 16
+# Each WaitOperation in flight holds one worker while it waits (up to 600 s).
+GRPC_WORKERS = 64
 
 
 def _grpc_server(client: Client, host: str, port: int) -> tuple[grpc.Server, int]:
