@@ -256,3 +256,15 @@ def test_one_call_adds_the_servicer(client: lro.Client) -> None:
             )
     finally:
         server.stop(None).wait()
+
+
+def test_oversized_requests(channel: grpc.Channel) -> None:
+    stub = operations_grpc.OperationsStub(channel)
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.GetOperation(operations_pb2.GetOperationRequest(name="operations/" + "a" * 100_000))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    huge = operations_pb2.ListOperationsRequest(name="operations", filter="x" * 5_000_000)
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.ListOperations(huge)
+    assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert stub.ListOperations(operations_pb2.ListOperationsRequest()).next_page_token == ""
