@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 from google.api_core import exceptions
-from google.protobuf import struct_pb2, wrappers_pb2
+from google.protobuf import any_pb2, struct_pb2, wrappers_pb2
 from google.rpc import code_pb2
 
 import lro
@@ -87,3 +87,14 @@ def test_errors_are_json_with_the_right_status(http_url: str, client: lro.Client
         answer_status, answer = _call(http_url + path, method, body)
         assert (answer_status, answer["error"]["status"]) == (status, code), path  # type: ignore[index]
     assert not client.get_operation(op.name).done
+
+
+def test_payloads_of_unknown_types_keep_their_bytes(client: lro.Client, http_url: str) -> None:
+    metadata = any_pb2.Any(type_url="type.googleapis.com/elsewhere.Progress", value=b"\x08\x07")
+    op = client.new_operation(metadata=metadata)
+    status, body = _call(f"{http_url}/v1/{op.name}")
+    assert status == 200
+    assert body == {
+        "name": op.name,
+        "metadata": {"@type": "type.googleapis.com/elsewhere.Progress", "value": "CAc="},
+    }
