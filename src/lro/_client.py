@@ -203,12 +203,7 @@ class Client:
         """
         codec = codec_for(state_type)
         default_state = no_default_state(state_type) if state_type else (lambda: None)
-        call = current_call.get()
-        name = existing or _name_in_context(context)
-        if call is not None:
-            resumed = call.take_operation_name()
-            name = name or resumed
-            resume_method = resume_method or call.method
+        name, resume_method = _continued_operation(existing, context, resume_method)
         if name is not None:
             record = self.store.get(validate_name(name))
             if resume_method and resume_method != record.resume_target:
@@ -239,6 +234,19 @@ class Client:
 
     def __repr__(self) -> str:
         return f"Client({self.store!r})"
+
+
+def _continued_operation(
+    existing: str | None, context: Any, resume_method: str | None
+) -> tuple[str | None, str | None]:
+    """The operation to continue, if any, and the resume method, from the arguments of
+    ``new_operation`` and the call that the serving interceptor recorded."""
+    name = existing or _name_in_context(context)
+    call = current_call.get()
+    if call is not None:
+        resumed = call.take_operation_name()
+        return name or resumed, resume_method or call.method
+    return name, resume_method
 
 
 def _name_in_context(context: Any) -> str | None:
