@@ -13,6 +13,7 @@ from lro._core.listing import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
     PageCursor,
+    _mac,
     collection_to_list,
     page_size,
     query_fingerprint,
@@ -95,3 +96,15 @@ def test_any_one_character_change_is_refused(position: int, replacement: str) ->
 def test_random_tokens_are_refused(token: str) -> None:
     with pytest.raises(lro.InvalidPageToken):
         verify_page_token(token, query_fingerprint("operations", ""), KEY)
+
+
+def test_a_signed_token_of_another_format_is_refused() -> None:
+    fingerprint = query_fingerprint("operations", "")
+    good = sign_page_token(CURSOR, fingerprint, KEY)
+    for payload in (b"[1, 2]", b"{}", b'[2, "x", 1, "n"]'):
+        encoded = base64.urlsafe_b64encode(payload).rstrip(b"=").decode()
+        mac = _mac(KEY, payload)
+        token = encoded + "." + base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+        assert token != good
+        with pytest.raises(lro.InvalidPageToken):
+            verify_page_token(token, fingerprint, KEY)

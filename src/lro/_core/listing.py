@@ -99,12 +99,16 @@ def verify_page_token(token: str, fingerprint: str, key: bytes) -> PageCursor:
         raise InvalidPageToken("the page token is malformed") from None
     if not hmac.compare_digest(mac, _mac(key, payload)):
         raise InvalidPageToken("the page token was not issued by this service")
-    version, token_fingerprint, create_time_us, name = json.loads(payload)
+    try:
+        version, token_fingerprint, create_time_us, name = json.loads(payload)
+        cursor = PageCursor(create_time_us=int(create_time_us), name=str(name))
+    except (ValueError, TypeError):  # signed by us, so only after a format change
+        raise InvalidPageToken("the page token is from another version") from None
     if version != _TOKEN_VERSION or token_fingerprint != fingerprint:
         raise InvalidPageToken(
             "the page token belongs to another query; keep the same name and filter"
         )
-    return PageCursor(create_time_us=int(create_time_us), name=str(name))
+    return cursor
 
 
 def _mac(key: bytes, payload: bytes) -> bytes:
