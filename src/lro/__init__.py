@@ -17,6 +17,7 @@ from lro._core.errors import (
     Unavailable,
     WaitDeadlineExceeded,
 )
+from lro._core.filters import InvalidFilter
 from lro._functions import wait_operation
 from lro._operation import Operation
 from lro._resume.worker import Worker, WorkerSettings
@@ -42,6 +43,7 @@ __all__ = [
     "Error",
     "FailedPrecondition",
     "InvalidArgument",
+    "InvalidFilter",
     "InvalidOperationName",
     "InvalidPageToken",
     "InvalidState",

@@ -375,3 +375,22 @@ def test_a_child_the_other_service_does_not_know_ends_the_wait_with_its_error(
     assert final.error.code == code_pb2.NOT_FOUND
     assert record.attempts == 2
     assert record.last_error.startswith("NOT_FOUND: ")
+
+
+def test_cancelling_a_waiting_operation_removes_its_wakeup(durable_client: lro.Client) -> None:
+    resumed: list[str] = []
+
+    @durable_client.resumable("long-wait")
+    def long_wait(op: lro.Operation[object]) -> None:
+        if op.resume_point:
+            resumed.append(op.resume_point)
+            return
+        op.wait(sleep=0.3, resume_at="later")
+
+    op = durable_client.start("long-wait")
+    assert eventually(lambda: durable_client.store.get(op.name).resume_point == "later")
+    durable_client.cancel_operation(op.name)
+    assert durable_client.store.get_wakeup(op.name) is None  # type: ignore[attr-defined]
+    threading.Event().wait(0.5)
+    assert resumed == []
+    assert durable_client.get_operation(op.name).error.code == code_pb2.CANCELLED
