@@ -394,3 +394,34 @@ def test_cancelling_a_waiting_operation_removes_its_wakeup(durable_client: lro.C
     threading.Event().wait(0.5)
     assert resumed == []
     assert durable_client.get_operation(op.name).error.code == code_pb2.CANCELLED
+
+
+def test_children_in_a_second_lro_server(durable_client: lro.Client, tmp_path: Path) -> None:
+    from lro.serving import OperationsServicer
+
+    other = lro.Client(f"sqlite:///{tmp_path}/second.db", worker=False)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    operations_pb2_grpc.add_OperationsServicer_to_server(OperationsServicer(other), server)  # type: ignore[no-untyped-call]
+    endpoint = f"127.0.0.1:{server.add_insecure_port('127.0.0.1:0')}"
+    server.start()
+    try:
+        child = other.new_operation()
+
+        @durable_client.resumable("second-server")
+        def parent(op: lro.Operation[object]) -> None:
+            if op.resume_point:
+                op.done(wrappers_pb2.StringValue(value=f"timed out: {op.wait_timed_out}"))
+                return
+            op.wait(
+                children=[child.name], child_endpoint=endpoint, poll_frequency=0.1, resume_at="p"
+            )
+
+        op = durable_client.start("second-server")
+        assert eventually(lambda: durable_client.store.get(op.name).resume_point == "p")
+        threading.Event().wait(0.3)
+        assert not durable_client.get_operation(op.name).done
+        child.done(wrappers_pb2.StringValue(value="child result"))
+        assert _text(_final(durable_client, op.name)) == "timed out: False"
+    finally:
+        server.stop(None)
+        other.close()
