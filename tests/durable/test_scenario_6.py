@@ -20,6 +20,7 @@ from google.longrunning import operations_proto_pb2 as operations_pb2
 from google.protobuf import wrappers_pb2
 
 import lro
+from lro.serving import OperationInterceptor
 from tests.durable.conftest import FAST, eventually
 
 SLEEP = 0.2
@@ -95,12 +96,18 @@ def test_the_wait_is_recorded_with_the_state_before_the_handler_returns(
 class _Reports:
     """A gRPC service method in the Go style: returns the operation, works in a thread."""
 
-    def __init__(self, client: lro.Client) -> None:
+    def __init__(self, client: lro.Client, intercepted: bool) -> None:
         self.client = client
+        self.intercepted = intercepted
         self.resumed_headers: list[str] = []
 
     def generate(self, request: bytes, context: grpc.ServicerContext) -> bytes:
-        op = self.client.new_operation(state_type=MyState, context=context, resume_method=METHOD)
+        if self.intercepted:  # the interceptor passes the method and the header
+            op = self.client.new_operation(state_type=MyState)
+        else:
+            op = self.client.new_operation(
+                state_type=MyState, context=context, resume_method=METHOD
+            )
         if op.resume_point == "resumePoint1":
             headers = dict(context.invocation_metadata())
             self.resumed_headers.append(str(headers[lro.OPERATION_ID_HEADER]))
@@ -115,13 +122,19 @@ class _Reports:
         return op.return_rpc().SerializeToString()
 
 
-@pytest.fixture
-def grpc_service(store_url: str) -> Iterator[tuple[lro.Client, _Reports, str]]:
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+@pytest.fixture(params=["context", "interceptor"])
+def grpc_service(
+    request: pytest.FixtureRequest, store_url: str
+) -> Iterator[tuple[lro.Client, _Reports, str]]:
+    intercepted = request.param == "interceptor"
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=4),
+        interceptors=[OperationInterceptor()] if intercepted else [],
+    )
     port = server.add_insecure_port("127.0.0.1:0")
     address = f"127.0.0.1:{port}"
     client = lro.Client(store_url, resume_host=address, worker=FAST)
-    reports = _Reports(client)
+    reports = _Reports(client, intercepted)
     handler = grpc.unary_unary_rpc_method_handler(reports.generate)
     server.add_generic_rpc_handlers(
         (grpc.method_handlers_generic_handler("test.reports.v1.Reports", {"Generate": handler}),)
