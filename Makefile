@@ -29,6 +29,7 @@ unit: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/lifecycle_sqlite.py
+	$(BIN)/python bench/durable_sqlite.py
 
 clean:
 	rm -rf $(VENV) lro-demo.db
