@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
 from concurrent import futures
@@ -425,3 +426,22 @@ def test_children_in_a_second_lro_server(durable_client: lro.Client, tmp_path: P
     finally:
         server.stop(None)
         other.close()
+
+
+def test_an_unreachable_resume_host_is_retried_without_failing_the_operation(
+    store_url: str,
+) -> None:
+    with socket.socket() as probe:  # a port where nothing listens
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = lro.WorkerSettings(
+        poll_interval=0.05, max_attempts=2, retry_delay=0.01, max_retry_delay=0.02
+    )
+    with lro.Client(store_url, resume_host=f"127.0.0.1:{port}", worker=settings) as client:
+        op = client.new_operation(resume_method="/test.Svc/Resume")
+        op.wait(resume_at="again")
+        assert eventually(lambda: client.store.get(op.name).attempts >= 4)
+        record = client.store.get(op.name)
+        assert not record.done
+        assert record.last_error.startswith("UNAVAILABLE: ")
+        assert client.store.get_wakeup(op.name) is not None  # type: ignore[attr-defined]

@@ -58,7 +58,7 @@ class Resumption:
         try:
             timed_out = self._wait_outcome(wakeup)
         except Exception as exc:  # a child endpoint failed for good
-            self._fail(wakeup, record, exc)
+            self._fail(wakeup, exc)
             return
         if timed_out is None:
             return
@@ -67,7 +67,7 @@ class Resumption:
         try:
             op = self._call_target(wakeup, record)
         except Exception as exc:
-            self._fail(wakeup, record, exc)
+            self._fail(wakeup, exc)
             return
         if op is not None and op._record.done:  # finishing removed the wake-up
             if wakeup.target_kind == "callback":
@@ -141,16 +141,22 @@ class Resumption:
         resumable.function(op)
         return op
 
-    def _fail(self, wakeup: Wakeup, record: OperationRecord, exc: Exception) -> None:
-        """Count a failed run; retry later, or end the operation with the error."""
+    def _fail(self, wakeup: Wakeup, exc: Exception) -> None:
+        """Count a failed run; retry later, or end the operation with the error.
+
+        A resume host that cannot be reached (UNAVAILABLE) is retried without end,
+        backing off to ``max_retry_delay``: a deploy or a restart must not fail the
+        operations that wait for it. ``attempts`` and ``last_error`` show it meanwhile.
+        """
         current = self.store.get(wakeup.name)
         if current.done:  # e.g. another run finished it: nothing failed
             self.store.finish_wakeup(wakeup)
             return
         status = status_of(exc)
         message = f"{code_pb2.Code.Name(status.code)}: {status.message}"
-        attempt = record.attempts + 1
-        final = attempt >= self.settings.max_attempts
+        attempt = current.attempts + 1
+        unreachable = wakeup.target_kind == "grpc" and status.code == code_pb2.UNAVAILABLE
+        final = attempt >= self.settings.max_attempts and not unreachable
         logger.warning("operation %s attempt %d failed: %s", wakeup.name, attempt, message)
         delay = backoff.retry_delay(
             attempt, self.settings.retry_delay, self.settings.max_retry_delay
