@@ -98,7 +98,7 @@ class Resumption:
         time_us = now_us()
         if time_us >= wakeup.deadline_us:
             return True
-        elapsed = (time_us - wakeup.schedule_time_us) / 1e6
+        elapsed = (time_us - (wakeup.ready_time_us or wakeup.schedule_time_us)) / 1e6
         delay = backoff.poll_delay(
             elapsed,
             FIRST_POLL_DELAY,
