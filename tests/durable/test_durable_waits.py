@@ -445,3 +445,12 @@ def test_an_unreachable_resume_host_is_retried_without_failing_the_operation(
         assert not record.done
         assert record.last_error.startswith("UNAVAILABLE: ")
         assert client.store.get_wakeup(op.name) is not None  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{"threads": 0}, {"max_attempts": 0}, {"lease": 0}, {"poll_interval": -1}],
+)
+def test_bad_worker_settings_are_refused(settings: dict[str, float]) -> None:
+    with pytest.raises(lro.InvalidArgument):
+        lro.WorkerSettings(**settings)  # type: ignore[arg-type]
