@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
-from typing import Protocol
+from collections.abc import Callable, Collection
+from typing import Protocol, TypeVar
 
 import google.longrunning.operations_proto_pb2 as operations_pb2
 from google.longrunning.operations_proto_pb2 import Operation
 
 from lro._core.backoff import backoff_delays
-from lro._core.errors import NotFound, WaitDeadlineExceeded
+from lro._core.errors import NotFound, Unavailable, WaitDeadlineExceeded
 from lro._store.base import Store
 
 FIRST_POLL_DELAY = 0.05
+OUTAGE_RECHECK = 0.5
+A = TypeVar("A")
+R = TypeVar("R")
 
 
 class OperationsService(Protocol):
@@ -29,40 +32,68 @@ def wait_in_store(
 ) -> dict[str, Operation]:
     """Wait until every operation in ``names`` is done; return them all.
 
-    Woken by the store's change notifications; ``recheck_every`` only bounds how late a
-    change made by another process (which sends no notification) is seen.
+    Woken by the store's change notifications (those of other processes too, by
+    LISTEN/NOTIFY or a short poll, as the backend does it); ``recheck_every`` bounds how
+    late a change is seen if a notification is lost. Once started, a wait outlives an
+    outage of the store: it reads again when the store is back, until its deadline.
     """
     deadline = time.monotonic() + timeout
     pending = set(names)
     finished: dict[str, Operation] = {}
+    first = True
     with store.changes.waiter(pending) as waiter:
         while True:
-            records = store.get_many(pending)
-            missing = pending - records.keys()
-            if missing:
-                raise NotFound(min(missing))
-            finished.update(
-                (name, record.operation) for name, record in records.items() if record.done
-            )
-            pending -= finished.keys()
-            if not pending:
-                return finished
+            records, outage = _read_through_outage(store.get_many, pending, first=first)
+            first = False
+            if records is not None:
+                missing = pending - records.keys()
+                if missing:
+                    raise NotFound(min(missing))
+                finished.update(
+                    (name, record.operation) for name, record in records.items() if record.done
+                )
+                pending -= finished.keys()
+                if not pending:
+                    return finished
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise WaitDeadlineExceeded(pending, timeout)
-            waiter.wait(min(recheck_every, remaining))
+                raise outage or WaitDeadlineExceeded(pending, timeout)
+            delay = min(recheck_every, remaining)
+            waiter.wait(min(delay, OUTAGE_RECHECK) if outage else delay)
 
 
 def latest_in_store(store: Store, name: str, *, timeout: float) -> Operation:
     """The operation once done, or its latest state when ``timeout`` runs out."""
     deadline = time.monotonic() + timeout
     with store.changes.waiter([name]) as waiter:
+        latest = store.get(name).operation
+        outage: Unavailable | None = None
         while True:
-            operation = store.get(name).operation
             remaining = deadline - time.monotonic()
-            if operation.done or remaining <= 0:
-                return operation
-            waiter.wait(remaining)
+            if latest.done or (remaining <= 0 and outage is None):
+                return latest
+            if outage is not None and remaining <= 0:
+                raise outage
+            waiter.wait(min(remaining, OUTAGE_RECHECK) if outage else remaining)
+            record, outage = _read_through_outage(store.get, name, first=False)
+            if record is not None:
+                latest = record.operation
+
+
+def _read_through_outage(
+    read: Callable[[A], R], argument: A, *, first: bool
+) -> tuple[R | None, Unavailable | None]:
+    """``read(argument)``, or None and the error while the store is unavailable.
+
+    The first read of a wait raises (a wait that cannot start fails at once); a later
+    one keeps the wait alive, since the store may come back before the deadline.
+    """
+    try:
+        return read(argument), None
+    except Unavailable as exc:
+        if first:
+            raise
+        return None, exc
 
 
 def wait_on_service(

@@ -69,12 +69,16 @@ class ChangeHub:
     def publish(self, name: str) -> None:
         """Tell the subscribers of ``name`` (and of everything) that it changed."""
         with self._lock:
-            callbacks = [
-                *self._by_name.get(name, {}).values(),
-                *self._by_name.get(EVERYTHING, {}).values(),
-            ]
+            callbacks = list(self._by_name.get(name, {}).values())
+            if name != EVERYTHING:
+                callbacks += self._by_name.get(EVERYTHING, {}).values()
         for callback in callbacks:
             callback(name)
+
+    def watched_names(self) -> frozenset[str]:
+        """The names someone is subscribed to now (``"*"`` among them if so)."""
+        with self._lock:
+            return frozenset(self._by_name)
 
     def publish_all(self) -> None:
         """Tell every subscriber to look again (changes may have been missed)."""
