@@ -34,17 +34,16 @@ def wait_in_store(
 
     Woken by the store's change notifications (those of other processes too, by
     LISTEN/NOTIFY or a short poll, as the backend does it); ``recheck_every`` bounds how
-    late a change is seen if a notification is lost. Once started, a wait outlives an
-    outage of the store: it reads again when the store is back, until its deadline.
+    late a change is seen if a notification is lost. The wait outlives an outage of
+    the store (an operation in flight keeps waiting): it reads again when the store is
+    back, and raises the store's Unavailable only if the deadline comes first.
     """
     deadline = time.monotonic() + timeout
     pending = set(names)
     finished: dict[str, Operation] = {}
-    first = True
     with store.changes.waiter(pending) as waiter:
         while True:
-            records, outage = _read_through_outage(store.get_many, pending, first=first)
-            first = False
+            records, outage = _read_through_outage(store.get_many, pending)
             if records is not None:
                 missing = pending - records.keys()
                 if missing:
@@ -63,7 +62,11 @@ def wait_in_store(
 
 
 def latest_in_store(store: Store, name: str, *, timeout: float) -> Operation:
-    """The operation once done, or its latest state when ``timeout`` runs out."""
+    """The operation once done, or its latest state when ``timeout`` runs out.
+
+    Fails at once if the store is unavailable at the start; once started, it outlives
+    an outage until its deadline, like ``wait_in_store``.
+    """
     deadline = time.monotonic() + timeout
     with store.changes.waiter([name]) as waiter:
         latest = store.get(name).operation
@@ -75,24 +78,18 @@ def latest_in_store(store: Store, name: str, *, timeout: float) -> Operation:
             if outage is not None and remaining <= 0:
                 raise outage
             waiter.wait(min(remaining, OUTAGE_RECHECK) if outage else remaining)
-            record, outage = _read_through_outage(store.get, name, first=False)
+            record, outage = _read_through_outage(store.get, name)
             if record is not None:
                 latest = record.operation
 
 
 def _read_through_outage(
-    read: Callable[[A], R], argument: A, *, first: bool
+    read: Callable[[A], R], argument: A
 ) -> tuple[R | None, Unavailable | None]:
-    """``read(argument)``, or None and the error while the store is unavailable.
-
-    The first read of a wait raises (a wait that cannot start fails at once); a later
-    one keeps the wait alive, since the store may come back before the deadline.
-    """
+    """``read(argument)``, or None and the error while the store is unavailable."""
     try:
         return read(argument), None
     except Unavailable as exc:
-        if first:
-            raise
         return None, exc
 
 

@@ -46,6 +46,9 @@ _QUERIES = load_queries("postgresql")
 CHANNEL_PREFIX = "lro_changes:"
 CHECKOUT_SLICE = 0.25
 DEFAULT_CONNECT_TIMEOUT = 10
+# The pool retries a failed connection only briefly; the next call that needs one tries
+# again. So calls fail fast while the server is down and succeed as soon as it is back.
+RECONNECT_TIMEOUT = 0.1
 _LISTENER_KEEPALIVES: dict[str, Any] = {
     "keepalives": 1,
     "keepalives_idle": 10,
@@ -105,7 +108,7 @@ class PostgresStore:
             kwargs={**self._kwargs, "row_factory": dict_row},
             min_size=1,
             max_size=pool_max_size,
-            reconnect_timeout=1.0,
+            reconnect_timeout=RECONNECT_TIMEOUT,
             num_workers=2,
             name=f"lro {self.description}",
             open=True,

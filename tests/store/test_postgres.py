@@ -1,0 +1,247 @@
+"""What is particular to PostgreSQL: migrations, URLs, errors, notifications."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from google.rpc import code_pb2
+
+import lro
+from lro._core import transitions
+from lro._store.base import OperationRecord
+from lro._store.postgres import PostgresStore, _lro_error
+from lro._store.postgres_settings import parse_postgres_url, redact
+from lro._store.queries import load_migrations
+from lro._store.urls import open_store
+from tests.conftest import fresh_postgres_url
+from tests.store.test_sqlite import EXPECTED_COLUMNS
+
+
+@pytest.fixture
+def url(postgres_database_url: str) -> str:
+    """A URL of an empty store (a fresh schema)."""
+    return fresh_postgres_url(postgres_database_url)
+
+
+@pytest.fixture
+def store(url: str) -> Iterator[PostgresStore]:
+    """An empty PostgreSQL store."""
+    opened = open_store(url)
+    assert isinstance(opened, PostgresStore)
+    yield opened
+    opened.close()
+
+
+def _record(name: str) -> OperationRecord:
+    return OperationRecord(operation=transitions.new_operation(name))
+
+
+def _query(database_url: str, query: str, *params: object) -> list[tuple[object, ...]]:
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        return connection.execute(query.encode(), params or None).fetchall()
+
+
+def test_migrations_build_the_schema_the_code_expects(
+    store: PostgresStore, postgres_database_url: str
+) -> None:
+    columns = _query(
+        postgres_database_url,
+        "SELECT column_name FROM information_schema.columns"
+        " WHERE table_schema = %s AND table_name = 'lro_operations' ORDER BY ordinal_position",
+        store.schema,
+    )
+    applied = _query(
+        postgres_database_url, f"SELECT number FROM {store.schema}.lro_migrations ORDER BY 1"
+    )
+    triggers = _query(
+        postgres_database_url,
+        "SELECT tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = %s AND NOT t.tgisinternal",
+        store.schema,
+    )
+    assert [column for (column,) in columns] == EXPECTED_COLUMNS
+    assert [number for (number,) in applied] == [n for n, _, _ in load_migrations("postgresql")]
+    assert triggers == [("lro_operations_notify",)]
+
+
+def test_stores_opened_together_migrate_once(url: str, postgres_database_url: str) -> None:
+    stores: list[lro.Store] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def open_one() -> None:
+        barrier.wait()
+        try:
+            stores.append(open_store(url))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for opened in stores:
+        opened.close()
+    assert errors == []
+    schema = parse_postgres_url(url).schema
+    (count,) = _query(postgres_database_url, f"SELECT count(*) FROM {schema}.lro_migrations")
+    assert count == (len(load_migrations("postgresql")),)
+
+
+def test_a_change_in_one_store_wakes_the_other(url: str) -> None:
+    with lro.Client(url) as first, lro.Client(url) as second:
+        heard_by_second: list[str] = []
+        heard_by_first: list[str] = []
+        heard = threading.Event()
+
+        def hear(name: str) -> None:
+            heard_by_second.append(name)
+            heard.set()
+
+        with (
+            second.store.changes.subscribe(["operations/a"], hear),
+            first.store.changes.subscribe(["operations/a"], heard_by_first.append),
+        ):
+            created = first.store.create(_record("operations/a"))
+            assert heard.wait(10)
+            heard.clear()
+            first.store.update(created.replace(state=b"1"), expected_version=1)
+            assert heard.wait(10)
+            heard.clear()
+            second.new_operation()  # a change nobody here waits for
+            first.store.delete("operations/a")
+            assert heard.wait(10)
+        assert heard_by_second == ["operations/a"] * 3
+        assert heard_by_first == ["operations/a"] * 3  # its own changes: not echoed back
+
+
+def test_listener_reconnects_and_asks_waiters_to_read_again(
+    store: PostgresStore, postgres_database_url: str, url: str
+) -> None:
+    changed: list[str] = []
+    republished = threading.Event()
+
+    def hear(name: str) -> None:
+        changed.append(name)
+        republished.set()
+
+    first_pid = store._listener.backend_pid
+    with store.changes.subscribe(["operations/watched"], hear):
+        _query(postgres_database_url, "SELECT pg_terminate_backend(%s)", first_pid)
+        # Nothing changed, but notifications may have been missed: waiters re-read.
+        assert republished.wait(10)
+        assert changed == ["operations/watched"]
+        assert store._listener.backend_pid not in (None, first_pid)
+        republished.clear()
+        with lro.Client(url) as other:
+            other.store.create(_record("operations/watched"))
+        assert republished.wait(10)  # the new connection listens
+
+
+def test_store_calls_survive_lost_pooled_connections(
+    store: PostgresStore, postgres_database_url: str
+) -> None:
+    store.create(_record("operations/a"))
+    others = (
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+        " AND pid <> pg_backend_pid() AND pid <> %s"
+    )
+    ended = _query(
+        postgres_database_url,
+        f"SELECT pg_terminate_backend(pid) FROM ({others}) AS o",
+        store._listener.backend_pid,
+    )
+    assert ended
+    for _ in range(100):  # until those server processes are gone
+        if not _query(postgres_database_url, others, store._listener.backend_pid):
+            break
+        time.sleep(0.05)
+    assert store.get("operations/a").name == "operations/a"
+
+
+def test_url_options(postgres_database_url: str) -> None:
+    settings = parse_postgres_url(
+        f"{postgres_database_url}?schema=s1&pool_max_size=3&pool_timeout=2.5&sslmode=disable"
+    )
+    assert settings.schema == "s1"
+    assert settings.pool_max_size == 3
+    assert settings.pool_timeout == 2.5
+    assert settings.conninfo == f"{postgres_database_url}?sslmode=disable"
+    store = open_store(f"postgres{postgres_database_url.removeprefix('postgresql')}")
+    assert isinstance(store, PostgresStore)
+    store.close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://user:secret@127.0.0.1/db?schema=Bad-Name",
+        "postgresql://user:secret@127.0.0.1/db?pool_max_size=0",
+        "postgresql://user:secret@127.0.0.1/db?pool_max_size=many",
+        "postgresql://user:secret@127.0.0.1/db?pool_timeout=-1",
+        "postgresql://user:secret@127.0.0.1/db?colour=blue",
+        "postgresql://user:secret%zz@127.0.0.1/db",
+    ],
+)
+def test_bad_urls_are_invalid_argument_without_the_password(url: str) -> None:
+    with pytest.raises(lro.InvalidArgument) as caught:
+        open_store(url)
+    assert "secret" not in str(caught.value)
+
+
+def test_unreachable_server_is_unavailable_without_the_password() -> None:
+    with pytest.raises(lro.Unavailable) as caught:
+        open_store("postgresql://postgres:secret@127.0.0.1:1/postgres")
+    message = str(caught.value)
+    assert "secret" not in message
+    assert "127.0.0.1" in message
+    assert "refused" in message.lower()
+
+
+def test_wrong_database_names_the_problem(postgres_database_url: str) -> None:
+    base = postgres_database_url.rsplit("/", 1)[0]
+    with pytest.raises(lro.Unavailable, match="lro_no_such_database"):
+        open_store(f"{base}/lro_no_such_database")
+
+
+def test_repr_and_messages_hide_the_password(postgres_database_url: str) -> None:
+    conninfo = "postgresql://postgres:hunter2@127.0.0.1:5432/postgres"
+    assert redact(f"failed for {conninfo}", conninfo) == (
+        "failed for postgresql://postgres:***@127.0.0.1:5432/postgres"
+    )
+    assert redact("password=hunter2 host=x", "password=hunter2 host=x") == "password=*** host=x"
+    store = PostgresStore(postgres_database_url, schema="t_repr")
+    try:
+        assert "schema=t_repr" in repr(store)
+    finally:
+        store.close()
+
+
+def test_closed_store_is_unavailable(store: PostgresStore) -> None:
+    store.close()
+    with pytest.raises(lro.Unavailable):
+        store.get("operations/a")
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (psycopg.errors.SerializationFailure("x"), code_pb2.ABORTED),
+        (psycopg.errors.DeadlockDetected("x"), code_pb2.ABORTED),
+        (psycopg.errors.QueryCanceled("x"), code_pb2.DEADLINE_EXCEEDED),
+        (psycopg.errors.AdminShutdown("x"), code_pb2.UNAVAILABLE),
+        (psycopg.errors.TooManyConnections("x"), code_pb2.UNAVAILABLE),
+        (psycopg.OperationalError("x"), code_pb2.UNAVAILABLE),
+        (psycopg.errors.UndefinedTable("x"), code_pb2.INTERNAL),
+    ],
+)
+def test_driver_errors_map_by_sqlstate(error: psycopg.Error, code: int) -> None:
+    mapped = _lro_error(error, "context", "postgresql://u:pw@h/d")
+    assert mapped.code == code
+    assert mapped.message == "context: x"
