@@ -44,7 +44,7 @@ def postgres_database_url() -> Iterator[str]:
     try:
         admin = psycopg.connect(admin_url, autocommit=True, connect_timeout=5)
     except psycopg.Error as exc:
-        skip_or_fail(f"no PostgreSQL at ${POSTGRES_DSN_ENV} or {DEFAULT_POSTGRES_DSN}: {exc}")
+        skip_or_fail(f"no PostgreSQL at {admin_url} (${POSTGRES_DSN_ENV} or default): {exc}")
     name = f"lro_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     with admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))

@@ -66,7 +66,11 @@ def test_migrations_build_the_schema_the_code_expects(
     )
     assert [column for (column,) in columns] == EXPECTED_COLUMNS
     assert [number for (number,) in applied] == [n for n, _, _ in load_migrations("postgresql")]
-    assert triggers == [("lro_operations_notify",)]
+    assert sorted(triggers) == [
+        ("lro_operations_notify_created_done",),
+        ("lro_operations_notify_deleted",),
+        ("lro_operations_notify_finished",),
+    ]
 
 
 def test_stores_opened_together_migrate_once(url: str, postgres_database_url: str) -> None:
@@ -94,7 +98,7 @@ def test_stores_opened_together_migrate_once(url: str, postgres_database_url: st
     assert count == (len(load_migrations("postgresql")),)
 
 
-def test_a_change_in_one_store_wakes_the_other(url: str) -> None:
+def test_finishing_or_deleting_in_one_store_wakes_the_other(url: str) -> None:
     with lro.Client(url) as first, lro.Client(url) as second:
         heard_by_second: list[str] = []
         heard_by_first: list[str] = []
@@ -109,16 +113,18 @@ def test_a_change_in_one_store_wakes_the_other(url: str) -> None:
             first.store.changes.subscribe(["operations/a"], heard_by_first.append),
         ):
             created = first.store.create(_record("operations/a"))
-            assert heard.wait(10)
-            heard.clear()
-            first.store.update(created.replace(state=b"1"), expected_version=1)
+            progressed = first.store.update(created.replace(state=b"1"), expected_version=1)
+            finished = progressed.replace(operation=transitions.finish(progressed.operation))
+            first.store.update(finished, expected_version=2)
             assert heard.wait(10)
             heard.clear()
             second.new_operation()  # a change nobody here waits for
             first.store.delete("operations/a")
             assert heard.wait(10)
-        assert heard_by_second == ["operations/a"] * 3
-        assert heard_by_first == ["operations/a"] * 3  # its own changes: not echoed back
+        # Other processes hear what ends a wait: the finish and the delete, not progress.
+        assert heard_by_second == ["operations/a"] * 2
+        # Its own changes, each once: local publishes, not echoed back by the listener.
+        assert heard_by_first == ["operations/a"] * 4
 
 
 def test_listener_reconnects_and_asks_waiters_to_read_again(
@@ -141,6 +147,7 @@ def test_listener_reconnects_and_asks_waiters_to_read_again(
         republished.clear()
         with lro.Client(url) as other:
             other.store.create(_record("operations/watched"))
+            other.store.delete("operations/watched")
         assert republished.wait(10)  # the new connection listens
 
 

@@ -16,9 +16,12 @@ CREATE TABLE lro_operations (
 
 CREATE INDEX lro_operations_by_create_time ON lro_operations (create_time_us, name);
 
--- Every committed change is announced on the channel 'lro_changes:<schema>' with the
--- payload '<origin> <name>'. The origin is the connection setting lro.origin (empty
--- when unset), so a store can skip the changes it published itself.
+-- Other processes hear when an operation finishes or is deleted: what their waiters
+-- wait for. Each such change is announced on the channel 'lro_changes:<schema>' with
+-- the payload '<origin> <name>'. The origin is the connection setting lro.origin (empty
+-- when unset), so a store can skip what it announced itself. Other updates (metadata,
+-- state) wake only the waiters of the process that made them, and notify nobody: with
+-- N replicas each NOTIFY costs N deliveries.
 CREATE FUNCTION lro_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_notify(
@@ -30,6 +33,16 @@ BEGIN
 END;
 $$;
 
-CREATE TRIGGER lro_operations_notify
-    AFTER INSERT OR UPDATE OR DELETE ON lro_operations
+CREATE TRIGGER lro_operations_notify_finished
+    AFTER UPDATE OF done ON lro_operations
+    FOR EACH ROW WHEN (NEW.done AND NOT OLD.done)
+    EXECUTE FUNCTION lro_notify_change();
+
+CREATE TRIGGER lro_operations_notify_created_done
+    AFTER INSERT ON lro_operations
+    FOR EACH ROW WHEN (NEW.done)
+    EXECUTE FUNCTION lro_notify_change();
+
+CREATE TRIGGER lro_operations_notify_deleted
+    AFTER DELETE ON lro_operations
     FOR EACH ROW EXECUTE FUNCTION lro_notify_change();
