@@ -2,9 +2,10 @@
 
 One lifecycle is create, set_metadata, done. The baseline sends the statements lro sends
 (an INSERT and two compare-and-set UPDATEs, autocommitted, same payloads, same schema
-with its NOTIFY trigger) over one psycopg connection. Both run with one connection in
-one process, then in four processes at once; all in the same run. Prints lifecycles
-per second and the ratio lro / raw.
+with its NOTIFY trigger) over one psycopg connection; a second baseline does the same
+while another connection of the process LISTENs, as each lro store does. All run with
+one connection in one process, then in four processes at once; all in the same run.
+Prints lifecycles per second and the ratios.
 
     .venv/bin/python bench/lifecycle_postgres.py [--rounds N] [--repeats R]
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import statistics
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -66,7 +68,32 @@ def raw_lifecycles(url: str, count: int) -> float:
         return time.perf_counter() - started
 
 
-RUNNERS: dict[str, Callable[[str, int], float]] = {"api": api_lifecycles, "raw": raw_lifecycles}
+def raw_lifecycles_heard(url: str, count: int) -> float:
+    """``raw_lifecycles`` while another connection of this process LISTENs, as lro's does."""
+    settings = parse_postgres_url(url)
+    with psycopg.connect(settings.conninfo, autocommit=True) as listening:
+        listening.execute(f'LISTEN "lro_changes:{settings.schema}"')
+        stopping = threading.Event()
+
+        def drain() -> None:
+            while not stopping.is_set():
+                for _notification in listening.notifies(timeout=0.1):
+                    pass
+
+        thread = threading.Thread(target=drain)
+        thread.start()
+        try:
+            return raw_lifecycles(url, count)
+        finally:
+            stopping.set()
+            thread.join()
+
+
+RUNNERS: dict[str, Callable[[str, int], float]] = {
+    "api": api_lifecycles,
+    "raw": raw_lifecycles,
+    "raw_heard": raw_lifecycles_heard,
+}
 
 
 def _worker(kind: str, url: str, count: int, barrier: multiprocessing.synchronize.Barrier) -> None:
@@ -97,12 +124,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1000, help="lifecycles per process")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    print("| processes | lifecycles | raw psycopg lifecycles/s | lro lifecycles/s | ratio |")
-    print("|---|---|---|---|---|")
+    print(
+        "| processes | lifecycles | raw psycopg /s | raw + listener /s | lro /s "
+        "| ratio lro/raw | ratio lro/(raw + listener) |"
+    )
+    print("|---|---|---|---|---|---|---|")
     with scratch_database() as database:
         for processes in (1, 4):
             seconds: dict[str, float] = {}
-            for kind in ("raw", "api"):
+            for kind in ("raw", "raw_heard", "api"):
                 runs = []
                 for _ in range(args.repeats):
                     url = schema_url(database, f"bench_{kind}")
@@ -113,8 +143,11 @@ def main() -> None:
                         runs.append(in_processes(kind, url, args.rounds, processes))
                 seconds[kind] = statistics.median(runs)
             total = args.rounds * processes
-            raw, api = total / seconds["raw"], total / seconds["api"]
-            print(f"| {processes} | {total} | {raw:,.0f} | {api:,.0f} | {api / raw:.2f} |")
+            raw, heard, api = (total / seconds[kind] for kind in ("raw", "raw_heard", "api"))
+            print(
+                f"| {processes} | {total} | {raw:,.0f} | {heard:,.0f} | {api:,.0f} "
+                f"| {api / raw:.2f} | {api / heard:.2f} |"
+            )
 
 
 if __name__ == "__main__":

@@ -162,9 +162,11 @@ class Operation(Generic[T]):
             sleep: seconds to sleep first.
             children: names of operations to wait for.
             timeout: seconds to wait for the children, after the sleep.
-            poll_frequency: for children in this store, how often to look for changes
-                made by other processes (changes made here wake the wait at once); for
-                children behind ``service``, the longest gap between polls.
+            poll_frequency: for children in this store, how often to read them again
+                in case a notification was lost (changes wake the wait at once: those
+                of this process directly, those of others by the backend's
+                notifications); for children behind ``service``, the longest gap
+                between polls.
             service: where the children live: None for this client's store, another
                 ``lro.Client``, or anything with ``GetOperation(request)``.
 
@@ -174,6 +176,8 @@ class Operation(Generic[T]):
 
         Raises:
             WaitDeadlineExceeded: past ``timeout``, naming the children still running.
+            Unavailable: past ``timeout`` while the store was unreachable (a wait rides
+                out shorter outages).
         """
         time.sleep(seconds(sleep, "sleep"))
         names = [validate_name(name) for name in children]
