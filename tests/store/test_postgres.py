@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from urllib.parse import quote
 
 import psycopg
 import pytest
 from google.rpc import code_pb2
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import lro
 from lro._core import transitions
@@ -252,3 +256,24 @@ def test_driver_errors_map_by_sqlstate(error: psycopg.Error, code: int) -> None:
     mapped = _lro_error(error, "context", "postgresql://u:pw@h/d")
     assert mapped.code == code
     assert mapped.message == "context: x"
+
+
+def test_without_the_driver_the_url_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "lro._store.postgres", None)
+    with pytest.raises(lro.FailedPrecondition, match=r"lro\[postgres\]"):
+        open_store("postgresql://postgres@127.0.0.1/postgres")
+
+
+@given(password=st.text(alphabet=st.characters(codec="utf-8"), min_size=4, max_size=20))
+@settings(max_examples=60, deadline=None)
+def test_no_message_shows_the_password(password: str) -> None:
+    quoted = quote(password, safe="")
+    for url in (
+        f"postgresql://user:{quoted}@127.0.0.1/db?pool_max_size=x",
+        f"postgresql://user:{quoted}@127.0.0.1/db?schema=Bad",
+        f"postgresql://user:{quoted}%zz@127.0.0.1/db",
+    ):
+        with pytest.raises(lro.InvalidArgument) as caught:
+            open_store(url)
+        assert password not in str(caught.value)
+        assert quoted not in str(caught.value)
