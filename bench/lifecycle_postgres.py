@@ -5,9 +5,10 @@ One lifecycle is create, set_metadata, done. The baseline sends the statements l
 with its NOTIFY trigger) over one psycopg connection; a second baseline does the same
 while another connection of the process LISTENs, as each lro store does. All run with
 one connection in one process, then in four processes at once; all in the same run.
-Prints lifecycles per second and the ratios.
+Each figure is the median of the repeats, the kinds taking turns. Prints lifecycles
+per second and the ratios.
 
-    .venv/bin/python bench/lifecycle_postgres.py [--rounds N] [--repeats R]
+    .venv/bin/python -m bench.lifecycle_postgres [--rounds N] [--repeats R]
 
 The server is ``$LRO_BENCH_POSTGRES_DSN`` (default: the local one, user postgres);
 the benchmark makes its own database there and drops it.
@@ -131,17 +132,16 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     with scratch_database() as database:
         for processes in (1, 4):
-            seconds: dict[str, float] = {}
-            for kind in ("raw", "raw_heard", "api"):
-                runs = []
-                for _ in range(args.repeats):
+            runs: dict[str, list[float]] = {kind: [] for kind in RUNNERS}
+            for _ in range(args.repeats):  # kinds take turns, so load drifts hit each alike
+                for kind, one_run in runs.items():
                     url = schema_url(database, f"bench_{kind}")
                     lro.Client(url).close()  # the schema, migrated, outside the timing
                     if processes == 1:
-                        runs.append(RUNNERS[kind](url, args.rounds))
+                        one_run.append(RUNNERS[kind](url, args.rounds))
                     else:
-                        runs.append(in_processes(kind, url, args.rounds, processes))
-                seconds[kind] = statistics.median(runs)
+                        one_run.append(in_processes(kind, url, args.rounds, processes))
+            seconds = {kind: statistics.median(one_run) for kind, one_run in runs.items()}
             total = args.rounds * processes
             raw, heard, api = (total / seconds[kind] for kind in ("raw", "raw_heard", "api"))
             print(

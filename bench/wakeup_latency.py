@@ -3,7 +3,7 @@ another process finishes.
 
 Each round, this process (B) creates a parent and a child operation, hands the child's
 name to process A, and waits on it with ``poll_frequency=60`` (so only a notification
-can end the wait early). A sleeps a few milliseconds, finishes the child, and reports
+can end the wait early). A sleeps 2 to 22 ms, finishes the child, and reports
 the time its ``done()`` returned, that is just after the commit. The latency is from
 that moment to the return of B's wait, on the system-wide monotonic clock. On
 PostgreSQL the same run measures raw psycopg LISTEN/NOTIFY between two processes as
@@ -15,6 +15,7 @@ the floor; on SQLite the floor is the change poll interval.
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
 import subprocess
 import sys
@@ -28,7 +29,9 @@ import lro
 from bench._postgres import schema_url, scratch_database
 from lro._store.postgres_settings import parse_postgres_url
 
-GAP_SECONDS = 0.005
+# A waits a random 2 to 22 ms before finishing, so that its commits do not lock into
+# step with SQLite's 20 ms poll (which would bias the figures either way).
+GAP_SECONDS = (0.002, 0.022)
 
 
 def finisher(url: str) -> None:
@@ -36,7 +39,7 @@ def finisher(url: str) -> None:
     with lro.Client(url) as client:
         for line in sys.stdin:
             op = client.new_operation(existing=line.strip())
-            time.sleep(GAP_SECONDS)
+            time.sleep(random.uniform(*GAP_SECONDS))  # noqa: S311 (not for secrets)
             op.done()
             print(time.monotonic_ns(), flush=True)
 
@@ -46,7 +49,7 @@ def notifier(url: str) -> None:
     settings = parse_postgres_url(url)
     with psycopg.connect(settings.conninfo, autocommit=True) as connection:
         for line in sys.stdin:
-            time.sleep(GAP_SECONDS)
+            time.sleep(random.uniform(*GAP_SECONDS))  # noqa: S311 (not for secrets)
             connection.execute("SELECT pg_notify('lro_bench', %s)", (line.strip(),))
             print(time.monotonic_ns(), flush=True)
 
