@@ -277,3 +277,20 @@ def test_no_message_shows_the_password(password: str) -> None:
             open_store(url)
         assert password not in str(caught.value)
         assert quoted not in str(caught.value)
+
+
+def test_a_call_that_finds_no_free_connection_is_unavailable(postgres_database_url: str) -> None:
+    store = open_store(
+        f"{fresh_postgres_url(postgres_database_url)}&pool_max_size=1&pool_timeout=0.5"
+    )
+    assert isinstance(store, PostgresStore)
+    try:
+        with (
+            store._connection("holding the only connection"),
+            pytest.raises(lro.Unavailable, match=r"no free connection within 0\.5s"),
+        ):
+            store.get("operations/a")
+        with pytest.raises(lro.NotFound):
+            store.get("operations/a")  # free again
+    finally:
+        store.close()

@@ -86,22 +86,7 @@ class PostgresStore:
         self.pool_timeout = pool_timeout
         self._closed = False
         self._kwargs = _connection_kwargs(conninfo, schema, self.origin)
-        with self._mapped_errors("cannot open"):
-            first = self._connect_listening(channel=None)
-            try:
-                self.schema = _migrate(first, schema)
-                self.channel = CHANNEL_PREFIX + self.schema
-                first.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
-            except BaseException:
-                first.close()
-                raise
-        self._listener = ChangeListener(
-            first,
-            lambda: self._connect_listening(self.channel),
-            channel=self.channel,
-            origin=self.origin,
-            hub=self.changes,
-        )
+        self._listener = self._migrate_and_listen(schema)
         self._pool: ConnectionPool[psycopg.Connection[DictRow]] = ConnectionPool(
             conninfo,
             connection_class=psycopg.Connection[DictRow],
@@ -112,6 +97,25 @@ class PostgresStore:
             num_workers=2,
             name=f"lro {self.description}",
             open=True,
+        )
+
+    def _migrate_and_listen(self, schema: str | None) -> ChangeListener:
+        """Bring the schema up to date, then listen on its channel, on one connection."""
+        with self._mapped_errors("cannot open"):
+            first = self._connect_listening(channel=None)
+            try:
+                self.schema = _migrate(first, schema)
+                self.channel = CHANNEL_PREFIX + self.schema
+                first.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
+            except BaseException:
+                first.close()
+                raise
+        return ChangeListener(
+            first,
+            lambda: self._connect_listening(self.channel),
+            channel=self.channel,
+            origin=self.origin,
+            hub=self.changes,
         )
 
     def _connect_listening(self, channel: str | None) -> psycopg.Connection[Any]:
@@ -153,7 +157,10 @@ class PostgresStore:
                     message = f"PostgreSQL {self.description} is unreachable: {outage}"
                     raise Unavailable(message) from None
                 if time.monotonic() >= deadline:
-                    raise
+                    raise Unavailable(
+                        f"PostgreSQL {self.description}: no free connection within "
+                        f"{self.pool_timeout:g}s (pool_max_size={self._pool.max_size})"
+                    ) from None
                 continue
             if not _went_stale(connection):
                 return connection
