@@ -67,7 +67,11 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # PostgresStore needs the optional driver (lro[postgres]): imported on first use.
     if name == "PostgresStore":
-        from lro._store.postgres import PostgresStore
-
+        try:
+            from lro._store.postgres import PostgresStore
+        except ImportError as exc:
+            raise ImportError(
+                f"lro.PostgresStore needs: pip install 'lro[postgres]' ({exc})"
+            ) from exc
         return PostgresStore
     raise AttributeError(f"module 'lro' has no attribute {name!r}")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
@@ -294,3 +296,22 @@ def test_a_call_that_finds_no_free_connection_is_unavailable(postgres_database_u
             store.get("operations/a")  # free again
     finally:
         store.close()
+
+
+def test_lro_works_without_the_driver(tmp_path: Path) -> None:
+    script = (
+        "import sys\n"
+        "sys.modules['psycopg'] = None  # as if lro[postgres] were not installed\n"
+        "import lro\n"
+        f"with lro.Client('sqlite:///{tmp_path}/a.db') as client:\n"
+        "    client.new_operation().done()\n"
+        "try:\n"
+        "    lro.PostgresStore\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "pip install 'lro[postgres]'" in result.stdout
