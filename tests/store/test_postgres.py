@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import resource
 import subprocess
 import sys
 import threading
@@ -315,3 +317,21 @@ def test_lro_works_without_the_driver(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "pip install 'lro[postgres]'" in result.stdout
+
+
+def test_works_with_file_numbers_above_1024(url: str) -> None:
+    soft_limit, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft_limit < 1200:
+        pytest.skip(f"needs 1200 open files, the limit is {soft_limit}")
+    padding = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        with lro.Client(url) as first, lro.Client(url) as second:
+            op = first.new_operation()
+            woken = threading.Event()
+            with second.store.changes.subscribe([op.name], lambda _name: woken.set()):
+                op.done()
+                assert woken.wait(10)
+            assert second.get_operation(op.name).done
+    finally:
+        for fd in padding:
+            os.close(fd)

@@ -300,12 +300,13 @@ def _went_stale(connection: psycopg.Connection[DictRow]) -> bool:
     """Whether an idle connection heard from the server (such as a shutdown) or broke.
 
     An idle connection gets nothing unless the server ended it; checking costs one
-    ``select`` and saves a failed call after a server restart.
+    ``poll`` and saves a failed call after a server restart.
     """
     if connection.closed:
         return True
-    readable, _, _ = select.select([connection.fileno()], [], [], 0)
-    return bool(readable)
+    poller = select.poll()  # not select.select: file numbers may pass 1024
+    poller.register(connection.fileno(), select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def row_values(record: OperationRecord) -> dict[str, object]:

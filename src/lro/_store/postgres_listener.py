@@ -87,10 +87,12 @@ class ChangeListener:
     def _receive(self, connection: psycopg.Connection[object]) -> None:
         """Deliver notifications until told to stop; raises when the connection is lost."""
         pgconn = connection.pgconn
-        socket = connection.fileno()
+        poller = select.poll()  # not select.select: file numbers may pass 1024
+        poller.register(connection.fileno(), select.POLLIN)
+        poller.register(self._wake_read, select.POLLIN)
         while not self._stopping.is_set():
-            readable, _, _ = select.select([socket, self._wake_read], [], [])
-            if self._wake_read in readable:
+            ready = {fd for fd, _event in poller.poll()}
+            if self._wake_read in ready:
                 return
             pgconn.consume_input()
             while (notification := pgconn.notifies()) is not None:
