@@ -253,6 +253,7 @@ def test_closed_store_is_unavailable(store: PostgresStore) -> None:
         (psycopg.errors.AdminShutdown("x"), code_pb2.UNAVAILABLE),
         (psycopg.errors.TooManyConnections("x"), code_pb2.UNAVAILABLE),
         (psycopg.OperationalError("x"), code_pb2.UNAVAILABLE),
+        (psycopg.errors.InsufficientPrivilege("x"), code_pb2.PERMISSION_DENIED),
         (psycopg.errors.UndefinedTable("x"), code_pb2.INTERNAL),
     ],
 )

@@ -289,6 +289,8 @@ def _lro_error(exc: psycopg.Error, context: str, conninfo: str) -> Error:
         return Aborted(message)
     if sqlstate == "57014":
         return DeadlineExceeded(message)
+    if sqlstate == "42501":
+        return Error.from_code(code_pb2.PERMISSION_DENIED, message)
     if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError) or sqlstate.startswith(
         _UNAVAILABLE_SQLSTATE_PREFIXES
     ):
