@@ -8,9 +8,10 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -50,7 +51,8 @@ def _record(name: str) -> OperationRecord:
 
 def _query(database_url: str, query: str, *params: object) -> list[tuple[object, ...]]:
     with psycopg.connect(database_url, autocommit=True) as connection:
-        return connection.execute(query.encode(), params or None).fetchall()
+        cursor = connection.execute(query.encode(), params or None)
+        return cursor.fetchall() if cursor.description is not None else []
 
 
 def test_migrations_build_the_schema_the_code_expects(
@@ -336,3 +338,17 @@ def test_works_with_file_numbers_above_1024(url: str) -> None:
     finally:
         for fd in padding:
             os.close(fd)
+
+
+def test_a_role_without_privileges_gets_permission_denied(postgres_database_url: str) -> None:
+    role = f"lro_test_role_{uuid.uuid4().hex[:8]}"
+    _query(postgres_database_url, f"CREATE ROLE {role} LOGIN")
+    try:
+        parts = urlsplit(fresh_postgres_url(postgres_database_url))
+        as_role = urlunsplit(parts._replace(netloc=f"{role}@{parts.hostname}:{parts.port}"))
+        with pytest.raises(lro.Error) as caught:
+            open_store(as_role)
+        assert caught.value.code == code_pb2.PERMISSION_DENIED
+        assert "permission denied" in caught.value.message
+    finally:
+        _query(postgres_database_url, f"DROP ROLE {role}")
