@@ -29,6 +29,8 @@ unit: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/lifecycle_sqlite.py
+	$(BIN)/python -m bench.lifecycle_postgres
+	$(BIN)/python -m bench.wakeup_latency
 	$(BIN)/python bench/durable_sqlite.py
 
 clean:

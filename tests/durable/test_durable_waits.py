@@ -17,8 +17,8 @@ from google.rpc import code_pb2
 
 import lro
 from lro._resume.channels import Channels
+from lro._resume.plan import wakeup_store
 from lro._resume.run import Resumption
-from lro._store.sqlite import SqliteStore
 from tests.durable.conftest import FAST, eventually
 
 
@@ -207,8 +207,7 @@ def test_a_handler_resumed_twice_cannot_finish_the_operation_twice(store_url: st
             raise
 
     op = client.start("twice")
-    store = client.store
-    assert isinstance(store, SqliteStore)
+    store = wakeup_store(client.store)
     first = store.claim_wakeups("a", lease_us=1, limit=1, handlers=["twice"], pinned_to="")
     assert eventually(
         lambda: bool(

@@ -1,46 +1,32 @@
-"""The PostgreSQL wake-up SQL on a real server: triggers, lease tokens, SKIP LOCKED, and
-no child finish missed while a parent schedules its wait.
-
-Runs where the PostgreSQL driver is installed (the ``postgres`` extra) and the server at
-127.0.0.1:5432 answers; it applies every ``migrations/postgresql`` file in order.
+"""The PostgreSQL wake-up SQL on a real server, statement by statement: triggers, lease
+tokens, SKIP LOCKED, and no child finish missed while a parent schedules its wait (the
+two orders of a race that the store-level tests cannot force).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from lro._store.queries import load_migrations, load_queries
+from lro._store.queries import load_queries
+from lro._store.urls import open_store
+from tests.conftest import fresh_postgres_url
 
 psycopg: Any = pytest.importorskip("psycopg", reason="the PostgreSQL driver is not installed")
-ADMIN_DSN = "host=127.0.0.1 user=postgres dbname=postgres connect_timeout=3"
 QUERIES = load_queries("postgresql", "wakeups.sql")
 CLAIM = {"handlers": ["h"], "pinned_to": "", "lease_us": 10**7}
 
 
 @pytest.fixture
-def dsn() -> Iterator[str]:
-    """A fresh database with every PostgreSQL migration applied."""
-    try:
-        admin = psycopg.connect(ADMIN_DSN, autocommit=True)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL at 127.0.0.1:5432: {exc}")
-    name = f"lro_durable_{uuid.uuid4().hex[:10]}"
-    admin.execute(f"CREATE DATABASE {name}")
-    dsn = f"host=127.0.0.1 user=postgres dbname={name}"
-    try:
-        with psycopg.connect(dsn, autocommit=True) as connection:
-            for _, _, sql in load_migrations("postgresql"):
-                connection.execute(sql)
-        yield dsn
-    finally:
-        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.close()
+def dsn(postgres_database_url: str) -> str:
+    """A connection string to a fresh schema, migrated by the PostgreSQL store."""
+    store = open_store(fresh_postgres_url(postgres_database_url))
+    schema = store.schema  # type: ignore[attr-defined]
+    store.close()
+    return f"{postgres_database_url}?options=-csearch_path%3D{schema}"
 
 
 def _connect(dsn: str) -> Any:

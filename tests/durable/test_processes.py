@@ -1,4 +1,5 @@
-"""Worker processes (``lro worker``): a SIGKILL loses nothing; several share the work."""
+"""Worker processes (``lro worker``), on each backend: a SIGKILL loses nothing, and
+several processes share the work without running one operation twice at once."""
 
 from __future__ import annotations
 
@@ -88,9 +89,9 @@ def _finish_later(children: list[lro.Operation[object]], gap: float) -> threadin
 
 
 def test_a_worker_killed_midway_loses_nothing_and_finishes_nothing_twice(
-    tmp_path: Path,
+    store_url: str, tmp_path: Path
 ) -> None:
-    url, ledger_path = f"sqlite:///{tmp_path}/lro.db", tmp_path / "ledger.db"
+    url, ledger_path = store_url, tmp_path / "ledger.db"
     producer = lro.Client(url, worker=False)
     ledger(str(ledger_path)).close()
     first = WorkerProcess(url, ledger_path, tmp_path / "worker.log", lease=1.0)
@@ -129,8 +130,10 @@ def test_a_worker_killed_midway_loses_nothing_and_finishes_nothing_twice(
     producer.close()
 
 
-def test_three_worker_processes_never_run_one_operation_twice(tmp_path: Path) -> None:
-    url, ledger_path = f"sqlite:///{tmp_path}/lro.db", tmp_path / "ledger.db"
+def test_three_worker_processes_never_run_one_operation_twice(
+    store_url: str, tmp_path: Path
+) -> None:
+    url, ledger_path = store_url, tmp_path / "ledger.db"
     producer = lro.Client(url, worker=False)
     ledger(str(ledger_path)).close()
     workers = [

@@ -12,9 +12,11 @@ import pytest
 import lro
 from lro._core import transitions
 from lro._core.names import new_name
-from lro._store.base import OperationRecord, StaleVersion, WaitPlan, Wakeup
+from lro._resume.plan import wakeup_store
+from lro._store.base import OperationRecord, StaleVersion, WaitPlan, Wakeup, WakeupStore
 from lro._store.queries import load_migrations, load_queries
 from lro._store.sqlite import SqliteStore
+from lro._store.urls import open_store
 from tests.durable.conftest import eventually
 
 SLEEPER = WaitPlan(target_kind="handler", target="h")
@@ -22,24 +24,25 @@ CLAIM = {"handlers": ["h"], "pinned_to": ""}
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    store = SqliteStore(tmp_path / "wakeups.db", synchronous="NORMAL")
-    yield store
-    store.close()
+def store(store_url: str) -> Iterator[WakeupStore]:
+    """An empty store on each backend, with its wake-up verbs."""
+    opened = wakeup_store(open_store(store_url))
+    yield opened
+    opened.close()
 
 
-def _new(store: SqliteStore, plan: WaitPlan = SLEEPER) -> tuple[OperationRecord, Wakeup]:
+def _new(store: WakeupStore, plan: WaitPlan = SLEEPER) -> tuple[OperationRecord, Wakeup]:
     record = OperationRecord(operation=transitions.new_operation(new_name()))
     return store.schedule(record, None, plan)
 
 
 def _claim(
-    store: SqliteStore, owner: str = "w", lease_us: int = 10**7, limit: int = 100
+    store: WakeupStore, owner: str = "w", lease_us: int = 10**7, limit: int = 100
 ) -> list[Wakeup]:
     return store.claim_wakeups(owner, lease_us=lease_us, limit=limit, **CLAIM)  # type: ignore[arg-type]
 
 
-def test_schedule_writes_the_record_and_the_wakeup_together(store: SqliteStore) -> None:
+def test_schedule_writes_the_record_and_the_wakeup_together(store: WakeupStore) -> None:
     record, wakeup = _new(store)
     changed = record.replace(resume_point="p", state=b"{}")
     store.update(record.replace(resume_point="other"), expected_version=1)
@@ -57,7 +60,7 @@ def test_schedule_writes_the_record_and_the_wakeup_together(store: SqliteStore) 
     assert store.get_wakeup("operations/x") is None
 
 
-def test_a_claim_leases_each_ready_wakeup_to_one_worker(store: SqliteStore) -> None:
+def test_a_claim_leases_each_ready_wakeup_to_one_worker(store: WakeupStore) -> None:
     names = {_new(store)[0].name for _ in range(200)}
     claimed: list[list[Wakeup]] = []
     start = threading.Barrier(8)
@@ -79,7 +82,7 @@ def test_a_claim_leases_each_ready_wakeup_to_one_worker(store: SqliteStore) -> N
     assert sum(1 for mine in claimed if mine) >= 2
 
 
-def test_an_expired_lease_passes_to_another_worker(store: SqliteStore) -> None:
+def test_an_expired_lease_passes_to_another_worker(store: WakeupStore) -> None:
     record, _ = _new(store)
     (first,) = _claim(store, "dead", lease_us=50_000)
     assert _claim(store, "other") == []
@@ -97,7 +100,7 @@ def test_an_expired_lease_passes_to_another_worker(store: SqliteStore) -> None:
     assert store.get_wakeup(record.name) is None
 
 
-def test_only_due_and_finished_waits_are_claimed(store: SqliteStore) -> None:
+def test_only_due_and_finished_waits_are_claimed(store: WakeupStore) -> None:
     child, _ = _new(store, WaitPlan(target_kind="handler", target="h", sleep_us=10**9))
     waiting, _ = _new(
         store,
@@ -108,7 +111,7 @@ def test_only_due_and_finished_waits_are_claimed(store: SqliteStore) -> None:
     assert [w.name for w in _claim(store)] == [waiting.name]
 
 
-def test_the_last_child_makes_a_wait_due_but_not_before_its_sleep(store: SqliteStore) -> None:
+def test_the_last_child_makes_a_wait_due_but_not_before_its_sleep(store: WakeupStore) -> None:
     children = [_new(store, WaitPlan(target_kind="grpc", target="x", sleep_us=10**9))[0]]
     children.append(_new(store, WaitPlan(target_kind="grpc", target="x", sleep_us=10**9))[0])
     plan = WaitPlan(
@@ -130,7 +133,7 @@ def test_the_last_child_makes_a_wait_due_but_not_before_its_sleep(store: SqliteS
     assert eventually(lambda: [w.name for w in _claim(store)] == [waiting.name])
 
 
-def test_a_passed_deadline_makes_a_wait_ready(store: SqliteStore) -> None:
+def test_a_passed_deadline_makes_a_wait_ready(store: WakeupStore) -> None:
     child, _ = _new(store, WaitPlan(target_kind="handler", target="h", sleep_us=10**9))
     waiting, _ = _new(
         store,
@@ -140,7 +143,7 @@ def test_a_passed_deadline_makes_a_wait_ready(store: SqliteStore) -> None:
     assert eventually(lambda: [w.name for w in _claim(store)] == [waiting.name])
 
 
-def test_claims_respect_handler_names_and_pinning(store: SqliteStore) -> None:
+def test_claims_respect_handler_names_and_pinning(store: WakeupStore) -> None:
     other, _ = _new(store, WaitPlan(target_kind="handler", target="elsewhere"))
     pinned, _ = _new(store, WaitPlan(target_kind="callback", target="x", pinned_to="me"))
     grpc_call, _ = _new(store, WaitPlan(target_kind="grpc", target="/a.B/C", target_endpoint="h:1"))
@@ -151,7 +154,7 @@ def test_claims_respect_handler_names_and_pinning(store: SqliteStore) -> None:
     assert {w.name for w in mine} == {other.name, pinned.name}
 
 
-def test_postpone_release_and_failures(store: SqliteStore) -> None:
+def test_postpone_release_and_failures(store: WakeupStore) -> None:
     record, _ = _new(store)
     (claimed,) = _claim(store)
     counted = store.record_failure(claimed, "UNKNOWN: boom", 10**9)
@@ -189,7 +192,7 @@ def test_a_claim_is_one_statement_however_many_wait(tmp_path: Path) -> None:
     store.close()
 
 
-def test_finishing_or_deleting_an_operation_removes_its_wakeup(store: SqliteStore) -> None:
+def test_finishing_or_deleting_an_operation_removes_its_wakeup(store: WakeupStore) -> None:
     finished, _ = _new(store)
     deleted, _ = _new(store)
     kept, _ = _new(store)

@@ -20,6 +20,7 @@ from lro._store.base import OperationRecord, StaleVersion, now_us
 from lro._store.notify import ChangeHub
 from lro._store.queries import load_migrations, load_queries
 from lro._store.sqlite_wakeups import SqliteWakeups
+from lro._store.sqlite_watch import DEFAULT_CHANGE_POLL_INTERVAL, DataVersionWatcher
 
 SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
 _QUERIES = load_queries("sqlite")
@@ -58,7 +59,11 @@ def _mapped_errors(path: Path) -> Iterator[None]:
 
 
 class SqliteStore(SqliteWakeups):
-    """Operations in a SQLite file, in WAL mode, every update a compare-and-set."""
+    """Operations in a SQLite file, in WAL mode, every update a compare-and-set.
+
+    Changes made by other processes (or other stores on the same file) wake this
+    store's waiters within ``change_poll_interval`` seconds; 0 turns that watch off.
+    """
 
     def __init__(
         self,
@@ -67,6 +72,7 @@ class SqliteStore(SqliteWakeups):
         synchronous: str = "FULL",
         busy_timeout_ms: int = 5000,
         max_connections: int = 8,
+        change_poll_interval: float = DEFAULT_CHANGE_POLL_INTERVAL,
     ) -> None:
         if synchronous.upper() not in SYNCHRONOUS_LEVELS:
             raise InvalidArgument(
@@ -84,14 +90,23 @@ class SqliteStore(SqliteWakeups):
         self._page_token_key: bytes | None = None
         with _mapped_errors(self.path):
             self._migrate()
+        self._watcher = (
+            DataVersionWatcher(self._open_connection, self.changes, change_poll_interval)
+            if change_poll_interval > 0
+            else None
+        )
 
-    def _connect(self) -> sqlite3.Connection:
+    def _open_connection(self) -> sqlite3.Connection:
         connection = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=0
         )
         connection.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
         connection.execute("PRAGMA journal_mode = WAL")
         connection.execute(f"PRAGMA synchronous = {self.synchronous}")
+        return connection
+
+    def _connect(self) -> sqlite3.Connection:
+        connection = self._open_connection()
         connection.row_factory = sqlite3.Row
         with self._lock:
             self._all.append(connection)
@@ -216,6 +231,9 @@ class SqliteStore(SqliteWakeups):
     def close(self) -> None:
         """Close every connection; later calls raise Unavailable."""
         self._closed = True
+        if self._watcher is not None:
+            self._watcher.close()
+            self._watcher = None
         with self._lock:
             connections, self._all = self._all, []
         for connection in connections:
