@@ -12,7 +12,7 @@
    Baseline: the claim time with no operation waiting.
 4. Throughput: M wake-ups due at once, run by 1 and by 3 ``lro worker`` processes.
 
-    .venv/bin/python bench/durable_sqlite.py [--synchronous FULL] [--sleepers 1000]
+    .venv/bin/python -m bench.durable_sqlite [--synchronous FULL] [--sleepers 1000]
 """
 
 from __future__ import annotations
@@ -28,13 +28,16 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import lro
 from lro._core import transitions
 from lro._core.names import new_name
-from lro._store.base import OperationRecord, WaitPlan, now_us
+from lro._resume.plan import wakeup_store
+from lro._store.base import OperationRecord, WaitPlan, WakeupStore, now_us
 from lro._store.sqlite import SqliteStore
+from lro._store.urls import open_store
 
 BENCH = Path(__file__).resolve().parent
 
@@ -157,9 +160,13 @@ class TracedStore(SqliteStore):
         TracedStore.statements += 1
 
 
-def waiting_cost(path: Path, waiting: int, poll: float, seconds: float) -> tuple[float, float]:
-    """(statements per poll tick, ms per claim) of one idle worker with ``waiting`` waits."""
-    store = TracedStore(path, synchronous="OFF")
+def waiting_cost(
+    store: WakeupStore, statements: Callable[[], int], waiting: int, poll: float, seconds: float
+) -> tuple[float, float]:
+    """(statements per poll tick, ms per claim) of one idle worker with ``waiting`` waits.
+
+    ``statements()`` is the number of SQL statements ``store`` has run so far.
+    """
     never = store.create(OperationRecord(operation=transitions.new_operation(new_name())))
     plan = WaitPlan(target_kind="handler", target="h", children=(never.name,), timeout_us=10**10)
     for _ in range(waiting):
@@ -170,47 +177,32 @@ def waiting_cost(path: Path, waiting: int, poll: float, seconds: float) -> tuple
     claim_ms = (time.perf_counter() - started) / 20 * 1000
     client = lro.Client(store, worker=False)
     client.resumable("h")(lambda op: None)
-    TracedStore.statements = 0
+    before = statements()
     worker = client.start_worker(lro.WorkerSettings(poll_interval=poll, lease=600))
     time.sleep(seconds)
-    counted = TracedStore.statements
+    counted = statements() - before
     worker.stop()
     client.close()
     return counted / (seconds / poll), claim_ms
 
 
-def throughput(workdir: Path, workers: int, count: int, run: int) -> float:
+def throughput(url: str, workers: int, count: int) -> float:
     """Resumptions per second of ``workers`` processes on ``count`` wake-ups due at once."""
-    url = f"sqlite:///{workdir}/throughput-{workers}-{run}.db"
-    store = SqliteStore(workdir / f"throughput-{workers}-{run}.db", synchronous="FULL")
+    store = wakeup_store(open_store(url))
     due_in_us = 4_000_000
     names = []
+    due_us = 0
     for _ in range(count):
         record = OperationRecord(operation=transitions.new_operation(new_name()))
         stored, wakeup = store.schedule(
             record, None, WaitPlan(target_kind="handler", target="finish", sleep_us=due_in_us)
         )
         names.append(stored.name)
-        due_us = wakeup.due_time_us
+        due_us = max(due_us, wakeup.due_time_us)
+    worker_command = [sys.executable, "-m", "lro.cli", "worker", "--db", url]
+    worker_command += ["--app", "durable_app:client", "--threads", "4", "--poll-interval", "0.05"]
     processes = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "lro.cli",
-                "worker",
-                "--db",
-                url,
-                "--app",
-                "durable_app:client",
-                "--threads",
-                "4",
-                "--poll-interval",
-                "0.05",
-            ],
-            cwd=BENCH,
-            stdout=subprocess.DEVNULL,
-        )
+        subprocess.Popen(worker_command, cwd=BENCH, stdout=subprocess.DEVNULL)
         for _ in range(workers)
     ]
     while not all(r.done for r in store.get_many(names).values()):
@@ -223,43 +215,73 @@ def throughput(workdir: Path, workers: int, count: int, run: int) -> float:
     return count / ((last_us - due_us) / 1e6)
 
 
+def report_throughput(urls: Callable[[int, int], str], count: int) -> None:
+    """Print the median of 3 throughput runs with 1 and with 3 worker processes."""
+    for workers in (1, 3):
+        rates = [throughput(urls(workers, run), workers, count) for run in range(3)]
+        print(
+            f"throughput: {workers} worker process(es): median of 3 "
+            f"{statistics.median(rates):,.0f} resumptions/s "
+            f"(runs: {', '.join(f'{rate:,.0f}' for rate in rates)})"
+        )
+
+
+def report_latencies(url: str, args: argparse.Namespace) -> None:
+    """Print the sleepers' and the parents' latencies against their baselines."""
+    report(
+        "sleepers",
+        sleepers(url, args.sleepers, args.spread),
+        timer_baseline(args.sleepers, args.spread),
+    )
+    durable, synchronous = parents(url, args.parents, 0.01)
+    report("parents", durable, synchronous)
+
+
+def report_waiting_cost(
+    stores: Callable[[str], tuple[WakeupStore, Callable[[], int]]], waiting: int
+) -> None:
+    """Print the statements per tick and the claim time with ``waiting`` waits and none."""
+    per_tick, claim_ms = waiting_cost(*stores("idle"), waiting, 0.1, 3.0)
+    _, empty_claim_ms = waiting_cost(*stores("empty"), 0, 0.1, 1.0)
+    print(
+        f"waiting {waiting}: {per_tick:.2f} statements per poll tick; claim "
+        f"{claim_ms:.2f} ms vs {empty_claim_ms:.2f} ms with none waiting "
+        f"(ratio {claim_ms / empty_claim_ms:.1f})"
+    )
+
+
+def parser() -> argparse.ArgumentParser:
+    """The options of the durable-wait benchmarks."""
+    options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    options.add_argument("--sleepers", type=int, default=1000)
+    options.add_argument("--spread", type=float, default=5.0, help="seconds of due times")
+    options.add_argument("--parents", type=int, default=200)
+    options.add_argument("--waiting", type=int, default=10_000)
+    options.add_argument("--throughput", type=int, default=1000)
+    return options
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--synchronous", default="FULL")
-    parser.add_argument("--sleepers", type=int, default=1000)
-    parser.add_argument("--spread", type=float, default=5.0, help="seconds of due times")
-    parser.add_argument("--parents", type=int, default=200)
-    parser.add_argument("--waiting", type=int, default=10_000)
-    parser.add_argument("--throughput", type=int, default=1000)
-    args = parser.parse_args()
+    options = parser()
+    options.add_argument("--synchronous", default="FULL")
+    args = options.parse_args()
     os.environ.pop("LRO_DATABASE_URL", None)
     with tempfile.TemporaryDirectory() as folder:
         workdir = Path(folder)
-        url = f"sqlite:///{workdir}/bench.db?synchronous={args.synchronous}"
-        _report(
-            "sleepers",
-            sleepers(url, args.sleepers, args.spread),
-            timer_baseline(args.sleepers, args.spread),
+        report_latencies(f"sqlite:///{workdir}/bench.db?synchronous={args.synchronous}", args)
+
+        def traced(label: str) -> tuple[WakeupStore, Callable[[], int]]:
+            TracedStore.statements = 0
+            store = TracedStore(workdir / f"{label}.db", synchronous="OFF")
+            return store, lambda: TracedStore.statements
+
+        report_waiting_cost(traced, args.waiting)
+        report_throughput(
+            lambda w, r: f"sqlite:///{workdir}/throughput-{w}-{r}.db", args.throughput
         )
-        durable, synchronous = parents(url, args.parents, 0.01)
-        _report("parents", durable, synchronous)
-        per_tick, claim_ms = waiting_cost(workdir / "idle.db", args.waiting, 0.1, 3.0)
-        _, empty_claim_ms = waiting_cost(workdir / "empty.db", 0, 0.1, 1.0)
-        print(
-            f"waiting {args.waiting}: {per_tick:.2f} statements per poll tick; claim "
-            f"{claim_ms:.2f} ms vs {empty_claim_ms:.2f} ms with none waiting "
-            f"(ratio {claim_ms / empty_claim_ms:.1f})"
-        )
-        for workers in (1, 3):
-            rates = [throughput(workdir, workers, args.throughput, run) for run in range(3)]
-            print(
-                f"throughput: {workers} worker process(es): median of 3 "
-                f"{statistics.median(rates):,.0f} resumptions/s "
-                f"(runs: {', '.join(f'{rate:,.0f}' for rate in rates)})"
-            )
 
 
-def _report(what: str, latencies: list[float], baseline: list[float]) -> None:
+def report(what: str, latencies: list[float], baseline: list[float]) -> None:
     p50, p99 = percentiles(latencies)
     b50, b99 = percentiles(baseline)
     print(
