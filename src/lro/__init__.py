@@ -20,6 +20,7 @@ from lro._core.errors import (
 from lro._functions import wait_operation
 from lro._operation import Operation
 from lro._store.base import OperationRecord, Store
+from lro._store.spanner_config import SpannerConfig
 from lro._store.sqlite import SqliteStore
 from lro._unmarshal import unmarshal_operation
 from lro._wait import OperationsService
@@ -49,6 +50,7 @@ __all__ = [
     "OperationAlreadyDone",
     "OperationRecord",
     "OperationsService",
+    "SpannerConfig",
     "SqliteStore",
     "Store",
     "Unavailable",
