@@ -19,6 +19,7 @@ from lro._core.errors import (
     Unavailable,
     WaitDeadlineExceeded,
 )
+from lro._core.filters import InvalidFilter
 from lro._functions import wait_operation
 from lro._operation import Operation
 from lro._store.base import OperationRecord, Store
@@ -44,6 +45,7 @@ __all__ = [
     "Error",
     "FailedPrecondition",
     "InvalidArgument",
+    "InvalidFilter",
     "InvalidOperationName",
     "InvalidPageToken",
     "InvalidState",

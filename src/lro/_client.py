@@ -10,9 +10,20 @@ from typing import Any, TypeVar, overload
 import google.longrunning.operations_proto_pb2 as operations_pb2
 from google.protobuf.message import Message
 
+from lro._calls import current_call
 from lro._core import transitions
 from lro._core.codecs import codec_for
 from lro._core.durations import Duration, seconds
+from lro._core.filters import parse_filter
+from lro._core.listing import (
+    ListQuery,
+    PageCursor,
+    collection_to_list,
+    query_fingerprint,
+    sign_page_token,
+    verify_page_token,
+)
+from lro._core.listing import page_size as normalized_page_size
 from lro._core.names import name_from_header, new_name, validate_name
 from lro._operation import Operation, no_default_state
 from lro._store.base import OperationRecord, Store, update_record
@@ -88,6 +99,45 @@ class Client:
         limit = float("inf") if timeout is None else seconds(timeout, "timeout")
         return latest_in_store(self.store, validate_name(name), timeout=limit)
 
+    def list_operations(
+        self,
+        filter: str = "",
+        page_size: int = 0,
+        page_token: str = "",
+        *,
+        name: str = "operations",
+    ) -> tuple[list[operations_pb2.Operation], str]:
+        """One page of operations, and the token of the next page ("" after the last).
+
+        Args:
+            filter: AIP-160 over ``done``, ``error.code``, ``metadata.@type``,
+                ``create_time``, ``update_time`` and ``name``; "" for all.
+            page_size: 0 for the default (50); above 1000 reads 1000.
+            page_token: "" for the first page, else a ``next_page_token`` of the same
+                name and filter.
+            name: the collection: ``operations``, or a parent such as
+                ``projects/p/locations/l`` (or ``.../operations``).
+
+        Raises:
+            InvalidArgument: a bad name, filter or page size. InvalidPageToken: a
+                forged or edited token, or one from another name or filter.
+        """
+        collection = collection_to_list(name)
+        expression = parse_filter(filter)
+        limit = normalized_page_size(page_size)
+        fingerprint = query_fingerprint(collection, filter)
+        key = self.store.page_token_key()
+        after = verify_page_token(page_token, fingerprint, key) if page_token else None
+        records = self.store.list_page(ListQuery(collection, expression, after, limit + 1))
+        page = records[:limit]
+        next_token = ""
+        if len(records) > limit:
+            last = page[-1]
+            next_token = sign_page_token(
+                PageCursor(last.create_time_us, last.name), fingerprint, key
+            )
+        return [record.operation for record in page], next_token
+
     def cancel_operation(self, name: str) -> operations_pb2.Operation:
         """Cancel: a running operation ends with CANCELLED; a done one stays as it is."""
         record = self.store.get(validate_name(name))
@@ -146,7 +196,9 @@ class Client:
         Args:
             state_type: type of the private state: a dataclass, pydantic model,
                 protobuf message, dict, list, or a scalar type. None keeps any JSON value.
-            context: the ``grpc.ServicerContext`` of the call being served.
+            context: the ``grpc.ServicerContext`` of the call being served; not
+                needed under ``lro.serving.OperationInterceptor``, which passes the
+                method (the default ``resume_method``) and the header.
             existing: name of an operation to continue.
             parent: resource name to create the operation under.
             resume_method: full gRPC method that resumes the operation.
@@ -155,7 +207,7 @@ class Client:
         """
         codec = codec_for(state_type)
         default_state = no_default_state(state_type) if state_type else (lambda: None)
-        name = existing or _name_in_context(context)
+        name, resume_method = _continued_operation(existing, context, resume_method)
         if name is not None:
             record = self.store.get(validate_name(name))
             if resume_method and resume_method != record.resume_target:
@@ -186,6 +238,19 @@ class Client:
 
     def __repr__(self) -> str:
         return f"Client({self.store!r})"
+
+
+def _continued_operation(
+    existing: str | None, context: Any, resume_method: str | None
+) -> tuple[str | None, str | None]:
+    """The operation to continue, if any, and the resume method, from the arguments of
+    ``new_operation`` and the call that the serving interceptor recorded."""
+    name = existing or _name_in_context(context)
+    call = current_call.get()
+    if call is not None:
+        resumed = call.take_operation_name()
+        return name or resumed, resume_method or call.method
+    return name, resume_method
 
 
 def _name_in_context(context: Any) -> str | None:

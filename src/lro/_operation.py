@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
-import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Generic, TypeVar
 
@@ -15,11 +15,17 @@ from google.rpc import status_pb2
 from lro._core import transitions
 from lro._core.codecs import StateCodec
 from lro._core.durations import Duration, seconds
-from lro._core.errors import FailedPrecondition
+from lro._core.errors import Cancelled, FailedPrecondition, NotFound
 from lro._core.names import validate_name
 from lro._core.statuses import status_of
 from lro._store.base import OperationRecord, update_record
-from lro._wait import OperationsService, wait_in_store, wait_on_service
+from lro._wait import (
+    CancellationWatch,
+    OperationsService,
+    raise_if_cancelled,
+    wait_in_store,
+    wait_on_service,
+)
 
 if TYPE_CHECKING:
     from lro._client import Client
@@ -73,6 +79,11 @@ class Operation(Generic[T]):
         """True when running locally (``K_SERVICE`` unset), as in the Go package."""
         return not os.environ.get(DEV_MODE_ENV)
 
+    @property
+    def cancelled(self) -> bool:
+        """Whether the operation has been cancelled (read from the store now)."""
+        return transitions.is_cancelled(self.get_operation())
+
     def get_operation(self) -> operations_pb2.Operation:
         """The operation as stored now."""
         record = self._client.store.get(self.name)
@@ -112,8 +123,14 @@ class Operation(Generic[T]):
 
         ``error`` is an exception (``lro.Error``, ``grpc.RpcError``, a
         ``google.api_core`` exception, or any other, which gives UNKNOWN) or a
-        ``google.rpc.Status``. Raises OperationAlreadyDone if it is done already.
+        ``google.rpc.Status``. Raises OperationAlreadyDone if it is done already,
+        except for an ``lro.Cancelled`` on an operation that was cancelled: then the
+        operation is returned as it is.
         """
+        if isinstance(error, Cancelled):
+            current = self.get_operation()
+            if transitions.is_cancelled(current):
+                return current
         status = status_of(error)
         return self._change(
             lambda r: r.replace(operation=transitions.fail(r.operation, status, metadata))
@@ -174,20 +191,44 @@ class Operation(Generic[T]):
 
         Raises:
             WaitDeadlineExceeded: past ``timeout``, naming the children still running.
+            Cancelled: this operation was cancelled meanwhile; the children still
+                running are then cancelled too (best effort).
         """
-        time.sleep(seconds(sleep, "sleep"))
+        every = seconds(poll_frequency, "poll_frequency")
+        with CancellationWatch(self._client.store, self.name, every) as watch:
+            watch.pause(seconds(sleep, "sleep"))
         names = [validate_name(name) for name in children]
         if not names:
             return {}
         limit = seconds(timeout, "timeout")
-        every = seconds(poll_frequency, "poll_frequency")
-        if service is None or service is self._client:
-            return wait_in_store(self._client.store, names, timeout=limit, recheck_every=every)
+        try:
+            return self._wait_for_children(names, limit, every, service)
+        except Cancelled:
+            _cancel_children(names, service or self._client)
+            raise
+
+    def _wait_for_children(
+        self,
+        names: list[str],
+        limit: float,
+        every: float,
+        service: OperationsService | Client | None,
+    ) -> dict[str, operations_pb2.Operation]:
         from lro._client import Client
 
+        store = self._client.store
+        if service is None or service is self._client:
+            return wait_in_store(store, names, timeout=limit, recheck_every=every, owner=self.name)
         if isinstance(service, Client):
-            return wait_in_store(service.store, names, timeout=limit, recheck_every=every)
-        return wait_on_service(service, names, timeout=limit, poll_frequency=every)
+            # Another store: its notifications wake the wait; a cancellation of this
+            # operation is seen when the wait ends.
+            found = wait_in_store(service.store, names, timeout=limit, recheck_every=every)
+            raise_if_cancelled(store, self.name)
+            return found
+        with CancellationWatch(store, self.name, every) as watch:
+            return wait_on_service(
+                service, names, timeout=limit, poll_frequency=every, pause=watch.pause
+            )
 
     def _change(
         self, change: Callable[[OperationRecord], OperationRecord]
@@ -202,6 +243,22 @@ class Operation(Generic[T]):
 
     def __repr__(self) -> str:
         return f"Operation({self.name!r})"
+
+
+def _cancel_children(names: Iterable[str], service: object) -> None:
+    """Cancel the children still running, where ``service`` can (best effort)."""
+    cancel = getattr(service, "cancel_operation", None)
+    if cancel is None:
+        cancel = getattr(service, "CancelOperation", None)
+        if cancel is None:
+            return
+        for name in names:
+            with contextlib.suppress(Exception):
+                cancel(operations_pb2.CancelOperationRequest(name=name))
+        return
+    for name in names:
+        with contextlib.suppress(NotFound):
+            cancel(name)
 
 
 def no_default_state(state_type: type) -> Callable[[], object]:

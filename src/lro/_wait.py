@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
+from types import TracebackType
 from typing import Protocol
 
 import google.longrunning.operations_proto_pb2 as operations_pb2
 from google.longrunning.operations_proto_pb2 import Operation
 
 from lro._core.backoff import backoff_delays
-from lro._core.errors import NotFound, WaitDeadlineExceeded
+from lro._core.errors import Cancelled, NotFound, WaitDeadlineExceeded
+from lro._core.transitions import is_cancelled
 from lro._store.base import Store
 
 FIRST_POLL_DELAY = 0.05
@@ -24,20 +26,34 @@ class OperationsService(Protocol):
     ) -> Operation: ...
 
 
+def cancelled_error(name: str) -> Cancelled:
+    """The exception a waiting handler gets when its operation ``name`` is cancelled."""
+    return Cancelled(f"operation {name!r} was cancelled")
+
+
 def wait_in_store(
-    store: Store, names: Collection[str], *, timeout: float, recheck_every: float
+    store: Store,
+    names: Collection[str],
+    *,
+    timeout: float,
+    recheck_every: float,
+    owner: str | None = None,
 ) -> dict[str, Operation]:
     """Wait until every operation in ``names`` is done; return them all.
 
     Woken by the store's change notifications; ``recheck_every`` only bounds how late a
-    change made by another process (which sends no notification) is seen.
+    change made by another process (which sends no notification) is seen. If ``owner``
+    (the waiting operation) is cancelled meanwhile, raises ``lro.Cancelled``.
     """
     deadline = time.monotonic() + timeout
     pending = set(names)
     finished: dict[str, Operation] = {}
-    with store.changes.waiter(pending) as waiter:
+    watched = {owner} if owner else set()
+    with store.changes.waiter(pending | watched) as waiter:
         while True:
-            records = store.get_many(pending)
+            records = store.get_many(pending | watched)
+            if owner and owner in records and is_cancelled(records[owner].operation):
+                raise cancelled_error(owner)
             missing = pending - records.keys()
             if missing:
                 raise NotFound(min(missing))
@@ -53,16 +69,71 @@ def wait_in_store(
             waiter.wait(min(recheck_every, remaining))
 
 
-def latest_in_store(store: Store, name: str, *, timeout: float) -> Operation:
-    """The operation once done, or its latest state when ``timeout`` runs out."""
+def latest_in_store(
+    store: Store,
+    name: str,
+    *,
+    timeout: float,
+    recheck_every: float = float("inf"),
+    keep_waiting: Callable[[], bool] = lambda: True,
+) -> Operation:
+    """The operation once done, or its latest state when ``timeout`` runs out.
+
+    Woken by notifications, and every ``recheck_every`` seconds for changes made by
+    other processes; returns early once ``keep_waiting()`` is false.
+    """
     deadline = time.monotonic() + timeout
     with store.changes.waiter([name]) as waiter:
         while True:
             operation = store.get(name).operation
             remaining = deadline - time.monotonic()
-            if operation.done or remaining <= 0:
+            if operation.done or remaining <= 0 or not keep_waiting():
                 return operation
-            waiter.wait(remaining)
+            waiter.wait(min(remaining, recheck_every))
+
+
+def raise_if_cancelled(store: Store, name: str) -> None:
+    """Raise ``lro.Cancelled`` if operation ``name`` is cancelled (a deleted one is not)."""
+    try:
+        operation = store.get(name).operation
+    except NotFound:
+        return
+    if is_cancelled(operation):
+        raise cancelled_error(name)
+
+
+class CancellationWatch:
+    """Pauses of a waiting handler that end with ``lro.Cancelled`` once its own
+    operation is cancelled; woken at once by a change made in this process."""
+
+    def __init__(self, store: Store, name: str, recheck_every: float) -> None:
+        self._store = store
+        self._name = name
+        self._recheck_every = max(recheck_every, FIRST_POLL_DELAY)
+        self._waiter = store.changes.waiter([name])
+
+    def check(self) -> None:
+        """Raise ``lro.Cancelled`` if the operation is cancelled."""
+        raise_if_cancelled(self._store, self._name)
+
+    def pause(self, duration: float) -> None:
+        """Sleep ``duration`` seconds, unless the operation is cancelled first."""
+        deadline = time.monotonic() + duration
+        self.check()
+        while (remaining := deadline - time.monotonic()) > 0:
+            self._waiter.wait(min(remaining, self._recheck_every))
+            self.check()
+
+    def __enter__(self) -> CancellationWatch:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._waiter.close()
 
 
 def wait_on_service(
@@ -71,11 +142,12 @@ def wait_on_service(
     *,
     timeout: float,
     poll_frequency: float,
+    pause: Callable[[float], None] = time.sleep,
 ) -> dict[str, Operation]:
     """Poll ``service`` until every operation in ``names`` is done; return them all.
 
-    Polls start fast and back off, with jitter, to ``poll_frequency``. An error from
-    the service ends the wait with that error.
+    Polls start fast and back off, with jitter, to ``poll_frequency``; ``pause`` sleeps
+    between them. An error from the service ends the wait with that error.
     """
     deadline = time.monotonic() + timeout
     pending = set(names)
@@ -92,4 +164,4 @@ def wait_on_service(
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise WaitDeadlineExceeded(pending, timeout)
-        time.sleep(min(next(delays), remaining))
+        pause(min(next(delays), remaining))

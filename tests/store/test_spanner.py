@@ -138,3 +138,27 @@ def test_v1_table_without_method_and_update_time(go_database: str, database: Any
 def test_tables_that_do_not_fit_are_refused(go_database: str, table: str) -> None:
     with pytest.raises(lro.InvalidArgument):
         _go_client(go_database, table)
+
+
+def test_listing_a_go_table(go_database: str, database: Any) -> None:
+    with _go_client(go_database, "v1_AlisManagedOperations") as client:
+        ops = [client.new_operation() for _ in range(5)]
+        ops[1].done()
+        ops[3].error(lro.NotFound("operations/x"))
+        names: list[str] = []
+        token = ""
+        while True:
+            page, token = client.list_operations(page_size=2, page_token=token)
+            assert len(page) <= 2
+            names += [operation.name for operation in page]
+            if not token:
+                break
+        mine = {op.name for op in ops}
+        assert names == sorted(set(names))  # in name order, each once
+        assert [name for name in names if name in mine] == sorted(mine)
+        done, _ = client.list_operations(filter="done = true AND error.code = 0")
+        assert [o.name for o in done if o.name in mine] == [ops[1].name]
+        failed, _ = client.list_operations(filter="error.code = NOT_FOUND")
+        assert [o.name for o in failed] == [ops[3].name]
+        with pytest.raises(lro.InvalidArgument, match="create_time"):
+            client.list_operations(filter='create_time > "2020-01-01T00:00:00Z"')

@@ -55,3 +55,8 @@ def name_from_header(value: str) -> str:
 def operation_id(name: str) -> str:
     """The last segment of an operation name."""
     return name.rsplit("/", 1)[-1]
+
+
+def collection_of(name: str) -> str:
+    """The collection an operation belongs to: its name without the last segment."""
+    return name.rsplit("/", 1)[0]

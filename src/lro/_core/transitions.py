@@ -74,3 +74,8 @@ def cancel(operation: Operation) -> Operation:
         operation,
         status_pb2.Status(code=code_pb2.CANCELLED, message="operation cancelled"),
     )
+
+
+def is_cancelled(operation: Operation) -> bool:
+    """Whether ``operation`` ended by cancellation (done with code CANCELLED)."""
+    return operation.done and operation.error.code == code_pb2.CANCELLED

@@ -11,6 +11,7 @@ import google.longrunning.operations_proto_pb2 as operations_pb2
 
 from lro._core.anys import type_name
 from lro._core.errors import Aborted
+from lro._core.listing import ListQuery
 from lro._store.notify import ChangeHub
 
 MAX_UPDATE_ATTEMPTS = 100
@@ -92,6 +93,17 @@ class Store(Protocol):
 
     def delete(self, name: str) -> None:
         """Remove ``name``; NotFound if none."""
+        ...
+
+    def list_page(self, query: ListQuery) -> list[OperationRecord]:
+        """One page of ``query``: the operations of ``query.collection`` that match
+        ``query.filter``, after ``query.after`` in (create time, name) order, at most
+        ``query.limit``. The filter is compiled with ``lro._core.filters.compile_filter``.
+        """
+        ...
+
+    def page_token_key(self) -> bytes:
+        """The secret that signs page tokens, the same for every process on this store."""
         ...
 
     def close(self) -> None:

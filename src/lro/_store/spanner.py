@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import threading
 from collections.abc import Callable, Collection, Iterator
 from typing import Any
@@ -13,13 +14,22 @@ from google.cloud import spanner
 from google.cloud.spanner_v1 import KeySet, param_types
 
 from lro._core.errors import AlreadyExists, InvalidArgument, NotFound, Unavailable
+from lro._core.listing import ListQuery
 from lro._store.base import OperationRecord, StaleVersion, now_us
 from lro._store.notify import ChangeHub
 from lro._store.queries import load_migrations, load_queries
 from lro._store.spanner_config import SpannerConfig
-from lro._store.spanner_layouts import GoLayout, Layout, OwnLayout
+from lro._store.spanner_layouts import (
+    GoLayout,
+    Layout,
+    OwnLayout,
+    from_bytes_value,
+    to_bytes_value,
+)
+from lro._store.spanner_listing import list_page
 
 _QUERIES = load_queries("spanner")
+PAGE_TOKEN_KEY_SETTING = "page_token_key"  # noqa: S105 (a setting name, not a secret)
 _UNAVAILABLE = (
     api_exceptions.ServiceUnavailable,
     api_exceptions.DeadlineExceeded,
@@ -58,6 +68,7 @@ class SpannerStore:
         self.changes = ChangeHub()
         self._where = f"projects/{config.project}/instances/{config.instance}"
         self._owns_client = client is None
+        self._page_token_key: bytes | None = None
         self._client = client or spanner.Client(project=config.project)
         instance = self._client.instance(config.instance)
         self._database = instance.database(config.database, database_role=config.database_role)
@@ -162,7 +173,7 @@ class SpannerStore:
         self._run_in_transaction(remove)
         self.changes.publish(name)
 
-    def _run_in_transaction(self, work: Callable[[Any], None]) -> None:
+    def _run_in_transaction(self, work: Callable[[Any], object]) -> None:
         with _mapped_errors(self._where), self._transaction_lock:
             self._database.run_in_transaction(work)
 
@@ -172,6 +183,37 @@ class SpannerStore:
         if not rows:
             raise NotFound(name)
         return layout.record_from_row(rows[0])
+
+    def list_page(self, query: ListQuery) -> list[OperationRecord]:
+        """One keyset page of ``query``."""
+
+        def run(sql: str, params: dict[str, Any]) -> list[Any]:
+            with self._database.snapshot() as snapshot:
+                return list(snapshot.execute_sql(sql, params=params))
+
+        with _mapped_errors(self._where):
+            return list_page(self._layout, query, run)
+
+    def page_token_key(self) -> bytes:
+        """The key that signs page tokens: made once, kept in ``lro_settings``."""
+        if self._page_token_key is None:
+            if not self._table_columns("lro_settings"):  # a Go package's database
+                self._apply_ddl([_QUERIES["create_settings_table"]])
+            self._page_token_key = self._setting(PAGE_TOKEN_KEY_SETTING, secrets.token_bytes(32))
+        return self._page_token_key
+
+    def _setting(self, name: str, default: bytes) -> bytes:
+        """The setting ``name``, stored as ``default`` by the first process to ask."""
+
+        def read_or_insert(transaction: Any) -> bytes:
+            rows = list(transaction.read("lro_settings", ["value"], _keys([name])))
+            if rows:
+                return from_bytes_value(rows[0][0]) or b""
+            transaction.insert("lro_settings", ["name", "value"], [(name, to_bytes_value(default))])
+            return default
+
+        with _mapped_errors(self._where), self._transaction_lock:
+            return bytes(self._database.run_in_transaction(read_or_insert))
 
     def close(self) -> None:
         """Close the Spanner client if this store made it."""

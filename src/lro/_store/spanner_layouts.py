@@ -126,6 +126,9 @@ class GoLayout:
         optional = [c for c in GO_OPTIONAL_COLUMNS if c in columns]
         self.read_columns = [*GO_REQUIRED_COLUMNS, *optional]
         self.write_columns = ["Operation", "State", "ResumePoint", *optional]
+        self.filter_fields = {"done", "error.code", "metadata_type", "name"}
+        if "UpdateTime" in optional:
+            self.filter_fields.add("update_time")
 
     def record_from_row(self, row: Sequence[Any]) -> OperationRecord:
         """The record in a row read with ``read_columns``."""
@@ -137,7 +140,6 @@ class GoLayout:
             state=from_bytes_value(values["State"]),
             resume_point=values["ResumePoint"] or "",
             resume_target=values.get("Method") or "",
-            create_time_us=update_time_us,
             update_time_us=update_time_us,
         )
         return record.replace(version=content_version(record))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import queue
+import secrets
 import sqlite3
 import threading
 from collections.abc import Collection, Iterator
@@ -13,12 +14,27 @@ from pathlib import Path
 import google.longrunning.operations_proto_pb2 as operations_pb2
 
 from lro._core.errors import AlreadyExists, InvalidArgument, NotFound, Unavailable
+from lro._core.filters import SqlDialect, compile_filter
+from lro._core.listing import ListQuery
 from lro._store.base import OperationRecord, StaleVersion, now_us
 from lro._store.notify import ChangeHub
 from lro._store.queries import load_migrations, load_queries
 
 SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
 _QUERIES = load_queries("sqlite")
+FILTER_SLOT = "/*filter*/"
+PAGE_TOKEN_KEY_SETTING = "page_token_key"  # noqa: S105 (a setting name, not a secret)
+SQLITE_DIALECT = SqlDialect(
+    placeholder=":{}",
+    columns={
+        "done": "done",
+        "error.code": "coalesce(error_code, 0)",
+        "metadata_type": "metadata_type",
+        "create_time": "create_time_us",
+        "update_time": "update_time_us",
+        "name": "name",
+    },
+)
 _UNAVAILABLE_CODES = {
     sqlite3.SQLITE_BUSY,
     sqlite3.SQLITE_LOCKED,
@@ -64,6 +80,7 @@ class SqliteStore:
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._closed = False
+        self._page_token_key: bytes | None = None
         with _mapped_errors(self.path):
             self._migrate()
 
@@ -160,6 +177,34 @@ class SqliteStore:
         if cursor.rowcount == 0:
             raise NotFound(name)
         self.changes.publish(name)
+
+    def list_page(self, query: ListQuery) -> list[OperationRecord]:
+        """One keyset page of ``query``, in (create time, name) order."""
+        compiled = compile_filter(query.filter, SQLITE_DIALECT)
+        sql = _QUERIES["list_operations"].replace(FILTER_SLOT, compiled.sql)
+        after = query.after
+        params = {
+            **compiled.params,
+            "collection": query.collection,
+            "after_time_us": after.create_time_us if after else -1,
+            "after_name": after.name if after else "",
+            "limit": query.limit,
+        }
+        with self._connection() as connection:
+            return [_record_from_row(row) for row in connection.execute(sql, params)]
+
+    def page_token_key(self) -> bytes:
+        """The key that signs page tokens: made once, kept in the database."""
+        if self._page_token_key is None:
+            with self._connection() as connection:
+                connection.execute(
+                    _QUERIES["insert_setting"], (PAGE_TOKEN_KEY_SETTING, secrets.token_bytes(32))
+                )
+                row = connection.execute(
+                    _QUERIES["get_setting"], (PAGE_TOKEN_KEY_SETTING,)
+                ).fetchone()
+            self._page_token_key = bytes(row["value"])
+        return self._page_token_key
 
     def close(self) -> None:
         """Close every connection; later calls raise Unavailable."""

@@ -27,6 +27,13 @@ def _parser() -> argparse.ArgumentParser:
         )
         if name == "wait":
             command.add_argument("--timeout", type=float, default=None, help="seconds")
+    serve = commands.add_parser("serve", help="serve google.longrunning.Operations")
+    serve.add_argument(
+        "--db", default=None, help=f"store URL (default ${DATABASE_URL_ENV} or lro.db)"
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--grpc-port", type=int, default=50051, help="0 picks a free port")
+    serve.add_argument("--http-port", type=int, default=8080, help="0 picks a free port")
     return parser
 
 
@@ -36,6 +43,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "demo":
             return run_demo(args.db)
+        if args.command == "serve":
+            from lro.cli._serve import run_serve
+
+            return run_serve(args.db or default_url(), args.host, args.grpc_port, args.http_port)
         with Client(args.db or default_url()) as client:
             if args.command == "get":
                 operation = client.get_operation(args.name)

@@ -50,3 +50,20 @@ SELECT 1 FROM lro_operations WHERE name = ?
 
 -- name: delete_operation
 DELETE FROM lro_operations WHERE name = ?
+
+-- name: list_operations
+-- One keyset page; the filter comment below becomes the compiled filter (parameters only).
+SELECT name, operation, state, resume_point, resume_target, create_time_us,
+       update_time_us, version
+FROM lro_operations
+WHERE collection = :collection
+  AND (create_time_us, name) > (:after_time_us, :after_name)
+  AND /*filter*/
+ORDER BY create_time_us, name
+LIMIT :limit
+
+-- name: insert_setting
+INSERT INTO lro_settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING
+
+-- name: get_setting
+SELECT value FROM lro_settings WHERE name = ?

@@ -1,0 +1,55 @@
+"""``lro serve``: the Operations service over gRPC and HTTP/JSON for one store."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import socket
+from concurrent import futures
+
+import grpc
+
+from lro._client import Client
+from lro.serving import OperationsServicer, http_app
+
+# Each WaitOperation in flight holds one worker while it waits (up to 600 s).
+GRPC_WORKERS = 64
+
+
+def _grpc_server(client: Client, host: str, port: int) -> tuple[grpc.Server, int]:
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=GRPC_WORKERS))
+    OperationsServicer(client).add_to_server(server)
+    bound = server.add_insecure_port(f"{host}:{port}")
+    server.start()
+    return server, bound
+
+
+def _http_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((host, port))
+    listener.listen(128)
+    return listener
+
+
+def _interrupt(_signal: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def run_serve(url: str, host: str, grpc_port: int, http_port: int) -> int:
+    """Serve until SIGINT or SIGTERM; prints the bound addresses (port 0 picks free ones)."""
+    import uvicorn
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    with Client(url) as client, contextlib.suppress(KeyboardInterrupt):
+        server, bound_grpc = _grpc_server(client, host, grpc_port)
+        try:
+            listener = _http_socket(host, http_port)
+            print(f"lro: gRPC on {host}:{bound_grpc}", flush=True)
+            print(f"lro: HTTP on http://{host}:{listener.getsockname()[1]}", flush=True)
+            config = uvicorn.Config(http_app(client), log_level="warning", lifespan="off")
+            uvicorn.Server(config).run(sockets=[listener])
+        finally:
+            server.stop(grace=1).wait()
+    return 0

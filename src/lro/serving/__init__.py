@@ -1,0 +1,33 @@
+"""Serving ``google.longrunning.Operations`` over gRPC (sync and asyncio) and HTTP/JSON."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from lro.serving._grpc import AsyncOperationsServicer, OperationsServicer
+from lro.serving._interceptors import AsyncOperationInterceptor, OperationInterceptor
+from lro.serving._requests import DEFAULT_MAX_WAIT
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+    from lro._client import Client
+
+
+def http_app(client: Client, *, max_wait: float = DEFAULT_MAX_WAIT) -> Starlette:
+    """The Operations service as an ASGI app; needs the ``lro[http]`` extra.
+
+    See ``lro.serving._http`` for the routes.
+    """
+    from lro.serving._http import http_app as make_app
+
+    return make_app(client, max_wait=max_wait)
+
+
+__all__ = [
+    "AsyncOperationInterceptor",
+    "AsyncOperationsServicer",
+    "OperationInterceptor",
+    "OperationsServicer",
+    "http_app",
+]

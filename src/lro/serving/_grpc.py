@@ -1,0 +1,190 @@
+"""The ``google.longrunning.Operations`` service over ``grpc.server`` and ``grpc.aio``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from typing import NoReturn
+
+import google.longrunning.operations_grpc_pb2 as operations_grpc
+import google.longrunning.operations_proto_pb2 as operations_pb2
+import grpc
+import grpc.aio
+from google.protobuf import empty_pb2
+
+from lro._client import Client
+from lro._core.names import validate_name
+from lro._wait import latest_in_store
+from lro.serving._requests import (
+    DEFAULT_MAX_WAIT,
+    RECHECK_EVERY,
+    latest_async,
+    list_response,
+    wait_seconds,
+)
+from lro.serving._status import error_status, grpc_code
+
+
+def _abort(context: grpc.ServicerContext, exc: BaseException) -> NoReturn:
+    code, message = error_status(exc)
+    context.abort(grpc_code(code), message)
+    raise AssertionError("context.abort returns only by raising")  # pragma: no cover
+
+
+@contextlib.contextmanager
+def _answering(context: grpc.ServicerContext) -> Iterator[None]:
+    """Answer any exception with its status code (INTERNAL only for bugs)."""
+    try:
+        yield
+    except Exception as exc:
+        _abort(context, exc)
+
+
+class OperationsServicer(operations_grpc.OperationsServicer):
+    """All five Operations RPCs over ``client``'s store, for ``grpc.server``.
+
+    Args:
+        client: the store to serve.
+        max_wait: longest WaitOperation, in seconds, when neither the request's
+            ``timeout`` nor the RPC deadline is shorter.
+    """
+
+    def __init__(self, client: Client, *, max_wait: float = DEFAULT_MAX_WAIT) -> None:
+        self.client = client
+        self.max_wait = max_wait
+
+    def add_to_server(self, server: grpc.Server) -> None:
+        """Register this servicer on ``server``."""
+        operations_grpc.add_OperationsServicer_to_server(self, server)  # type: ignore[no-untyped-call]
+
+    def GetOperation(  # noqa: N802 (the RPC's name)
+        self, request: operations_pb2.GetOperationRequest, context: grpc.ServicerContext
+    ) -> operations_pb2.Operation:
+        """The operation as stored."""
+        with _answering(context):
+            return self.client.get_operation(request.name)
+
+    def ListOperations(  # noqa: N802
+        self, request: operations_pb2.ListOperationsRequest, context: grpc.ServicerContext
+    ) -> operations_pb2.ListOperationsResponse:
+        """One page of a collection, filtered (AIP-158, AIP-160)."""
+        with _answering(context):
+            return list_response(self.client, request)
+
+    def DeleteOperation(  # noqa: N802
+        self, request: operations_pb2.DeleteOperationRequest, context: grpc.ServicerContext
+    ) -> empty_pb2.Empty:
+        """Delete the operation; it is not cancelled."""
+        with _answering(context):
+            self.client.delete_operation(request.name)
+            return empty_pb2.Empty()
+
+    def CancelOperation(  # noqa: N802
+        self, request: operations_pb2.CancelOperationRequest, context: grpc.ServicerContext
+    ) -> empty_pb2.Empty:
+        """Cancel: a running operation ends with CANCELLED; a done one is left as it is."""
+        with _answering(context):
+            self.client.cancel_operation(request.name)
+            return empty_pb2.Empty()
+
+    def WaitOperation(  # noqa: N802
+        self, request: operations_pb2.WaitOperationRequest, context: grpc.ServicerContext
+    ) -> operations_pb2.Operation:
+        """The operation once done, or its latest state when the time is up."""
+        with _answering(context):
+            name = validate_name(request.name)
+            timeout = wait_seconds(request, context.time_remaining(), self.max_wait)
+            store = self.client.store
+            # A call that ends early (cancelled by the caller) wakes the wait.
+            context.add_callback(lambda: store.changes.publish(name))
+            return latest_in_store(
+                store,
+                name,
+                timeout=timeout,
+                recheck_every=RECHECK_EVERY,
+                keep_waiting=context.is_active,
+            )
+
+
+async def _abort_async(
+    context: grpc.aio.ServicerContext[object, object], exc: Exception
+) -> NoReturn:
+    code, message = error_status(exc)
+    await context.abort(grpc_code(code), message)
+    raise AssertionError("context.abort returns only by raising")  # pragma: no cover
+
+
+class AsyncOperationsServicer(operations_grpc.OperationsServicer):
+    """All five Operations RPCs over ``client``'s store, for ``grpc.aio`` servers.
+
+    Store calls run in worker threads; WaitOperation waits on change notifications
+    without holding a thread.
+    """
+
+    def __init__(self, client: Client, *, max_wait: float = DEFAULT_MAX_WAIT) -> None:
+        self.client = client
+        self.max_wait = max_wait
+
+    def add_to_server(self, server: grpc.aio.Server) -> None:
+        """Register this servicer on ``server``."""
+        operations_grpc.add_OperationsServicer_to_server(self, server)  # type: ignore[no-untyped-call]
+
+    async def GetOperation(  # noqa: N802
+        self,
+        request: operations_pb2.GetOperationRequest,
+        context: grpc.aio.ServicerContext[object, object],
+    ) -> operations_pb2.Operation:
+        """The operation as stored."""
+        try:
+            return await asyncio.to_thread(self.client.get_operation, request.name)
+        except Exception as exc:
+            await _abort_async(context, exc)
+
+    async def ListOperations(  # noqa: N802
+        self,
+        request: operations_pb2.ListOperationsRequest,
+        context: grpc.aio.ServicerContext[object, object],
+    ) -> operations_pb2.ListOperationsResponse:
+        """One page of a collection, filtered (AIP-158, AIP-160)."""
+        try:
+            return await asyncio.to_thread(list_response, self.client, request)
+        except Exception as exc:
+            await _abort_async(context, exc)
+
+    async def DeleteOperation(  # noqa: N802
+        self,
+        request: operations_pb2.DeleteOperationRequest,
+        context: grpc.aio.ServicerContext[object, object],
+    ) -> empty_pb2.Empty:
+        """Delete the operation; it is not cancelled."""
+        try:
+            await asyncio.to_thread(self.client.delete_operation, request.name)
+        except Exception as exc:
+            await _abort_async(context, exc)
+        return empty_pb2.Empty()
+
+    async def CancelOperation(  # noqa: N802
+        self,
+        request: operations_pb2.CancelOperationRequest,
+        context: grpc.aio.ServicerContext[object, object],
+    ) -> empty_pb2.Empty:
+        """Cancel: a running operation ends with CANCELLED; a done one is left as it is."""
+        try:
+            await asyncio.to_thread(self.client.cancel_operation, request.name)
+        except Exception as exc:
+            await _abort_async(context, exc)
+        return empty_pb2.Empty()
+
+    async def WaitOperation(  # noqa: N802
+        self,
+        request: operations_pb2.WaitOperationRequest,
+        context: grpc.aio.ServicerContext[object, object],
+    ) -> operations_pb2.Operation:
+        """The operation once done, or its latest state when the time is up."""
+        try:
+            name = validate_name(request.name)
+            timeout = wait_seconds(request, context.time_remaining(), self.max_wait)
+            return await latest_async(self.client.store, name, timeout)
+        except Exception as exc:
+            await _abort_async(context, exc)

@@ -1,0 +1,178 @@
+"""The Operations service as HTTP/JSON (proto3 JSON), an ASGI app on Starlette.
+
+Routes, as google-api-core's REST transport calls them (``{name}`` may be a top-level
+``operations/{id}`` or a resource-scoped ``{parent}/operations/{id}``):
+
+- ``GET /v1/{name}``: GetOperation
+- ``GET /v1/operations``, ``GET /v1/{parent}/operations``: ListOperations with query
+  parameters ``filter``, ``pageSize`` and ``pageToken`` (snake_case accepted too)
+- ``DELETE /v1/{name}``: DeleteOperation
+- ``POST /v1/{name}:cancel``: CancelOperation
+- ``POST /v1/{name}:wait``: WaitOperation, body ``{"timeout": "5s"}``
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import Awaitable, Callable
+
+import google.longrunning.operations_proto_pb2 as operations_pb2
+import google.rpc.code_pb2 as code_pb2
+from google.protobuf import json_format
+from google.protobuf.message import Message
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from lro._client import Client
+from lro._core.errors import Error, InvalidArgument, NotFound
+from lro._core.names import COLLECTION, validate_name
+from lro.serving._requests import DEFAULT_MAX_WAIT, latest_async, list_response, wait_seconds
+from lro.serving._status import HTTP_STATUS, error_status
+
+MAX_BODY_BYTES = 64 * 1024
+Endpoint = Callable[[Request], Awaitable[Message | None]]
+
+
+class PayloadTooLarge(Error):
+    """The request body is too large."""
+
+    code = code_pb2.RESOURCE_EXHAUSTED
+
+
+def _message_json(message: Message) -> object:
+    """Proto3 JSON of ``message``; an Any of a type unknown here keeps its bytes."""
+    try:
+        return json_format.MessageToDict(message)
+    except (TypeError, KeyError):
+        if not isinstance(message, operations_pb2.Operation):
+            raise
+    bare = operations_pb2.Operation()
+    bare.CopyFrom(message)
+    opaque = {}
+    for field in ("metadata", "response"):
+        if bare.HasField(field):
+            packed = getattr(bare, field)
+            opaque[field] = {
+                "@type": packed.type_url,
+                "value": base64.b64encode(packed.value).decode(),
+            }
+            bare.ClearField(field)
+    return {**json_format.MessageToDict(bare), **opaque}
+
+
+def _error_response(exc: BaseException) -> JSONResponse:
+    code, message = error_status(exc)
+    status = HTTP_STATUS.get(code, 500)
+    body = {"error": {"code": status, "message": message, "status": code_pb2.Code.Name(code)}}
+    return JSONResponse(body, status_code=status)
+
+
+async def _body(request: Request) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"the request body is larger than {MAX_BODY_BYTES} bytes")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise PayloadTooLarge(f"the request body is larger than {MAX_BODY_BYTES} bytes")
+    return body
+
+
+async def _parsed(request: Request, message: Message) -> Message:
+    """``message`` filled from a JSON body (an empty body leaves it empty)."""
+    body = await _body(request)
+    if body.strip():
+        try:
+            json_format.Parse(body, message)
+        except (json_format.ParseError, UnicodeDecodeError, RecursionError) as exc:
+            raise InvalidArgument(
+                f"the body is not a valid JSON {message.DESCRIPTOR.name}: {exc}"
+            ) from None
+    return message
+
+
+def _page_size(text: str) -> int:
+    try:
+        return int(text or "0")
+    except ValueError:
+        raise InvalidArgument(f"pageSize must be a whole number, got {text[:40]!r}") from None
+
+
+class _Service:
+    def __init__(self, client: Client, max_wait: float) -> None:
+        self.client = client
+        self.max_wait = max_wait
+
+    async def get_or_list(self, request: Request) -> Message:
+        path = request.path_params["path"]
+        if path == COLLECTION or path.endswith(f"/{COLLECTION}"):
+            query = request.query_params
+            list_request = operations_pb2.ListOperationsRequest(
+                name=path,
+                filter=query.get("filter", ""),
+                page_size=_page_size(query.get("pageSize", query.get("page_size", ""))),
+                page_token=query.get("pageToken", query.get("page_token", "")),
+            )
+            return await asyncio.to_thread(list_response, self.client, list_request)
+        return await asyncio.to_thread(self.client.get_operation, path)
+
+    async def delete(self, request: Request) -> None:
+        await asyncio.to_thread(self.client.delete_operation, request.path_params["path"])
+
+    async def post(self, request: Request) -> Message | None:
+        name, _, verb = request.path_params["path"].rpartition(":")
+        if verb == "cancel":
+            await _parsed(request, operations_pb2.CancelOperationRequest())
+            await asyncio.to_thread(self.client.cancel_operation, name)
+            return None
+        if verb == "wait":
+            wait = await _parsed(request, operations_pb2.WaitOperationRequest())
+            assert isinstance(wait, operations_pb2.WaitOperationRequest)
+            timeout = wait_seconds(wait, None, self.max_wait)
+            return await latest_async(self.client.store, validate_name(name), timeout)
+        raise NotFound(request.path_params["path"])
+
+
+def _endpoint(handle: Endpoint) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        try:
+            message = await handle(request)
+        except Exception as exc:
+            return _error_response(exc)
+        if message is None:
+            return Response(b"{}", media_type="application/json")
+        return Response(json.dumps(_message_json(message)), media_type="application/json")
+
+    return endpoint
+
+
+async def _no_route(request: Request, exc: Exception) -> Response:
+    """Paths and methods outside the service, answered as JSON errors too."""
+    if isinstance(exc, HTTPException) and exc.status_code == 405:
+        body = {"error": {"code": 405, "message": "method not allowed", "status": "UNIMPLEMENTED"}}
+        return JSONResponse(body, status_code=405)
+    return _error_response(NotFound(request.url.path[:200]))
+
+
+def http_app(client: Client, *, max_wait: float = DEFAULT_MAX_WAIT) -> Starlette:
+    """The Operations service over ``client``'s store as an ASGI app (run it with uvicorn).
+
+    Args:
+        client: the store to serve.
+        max_wait: longest ``:wait``, in seconds, when the body gives no shorter timeout.
+    """
+    service = _Service(client, max_wait)
+    return Starlette(
+        exception_handlers={404: _no_route, 405: _no_route},
+        routes=[
+            Route("/v1/{path:path}", _endpoint(service.get_or_list), methods=["GET"]),
+            Route("/v1/{path:path}", _endpoint(service.delete), methods=["DELETE"]),
+            Route("/v1/{path:path}", _endpoint(service.post), methods=["POST"]),
+        ],
+    )

@@ -1,0 +1,142 @@
+"""Real servers on 127.0.0.1 (port 0): gRPC sync and asyncio, and HTTP under uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from concurrent import futures
+
+import grpc
+import grpc.aio
+import pytest
+import uvicorn
+from google.api_core import operations_v1
+from google.api_core.operations_v1.transports.rest import OperationsRestTransport
+from google.auth.credentials import AnonymousCredentials
+
+import lro
+from lro.serving import AsyncOperationsServicer, OperationsServicer, http_app
+
+TOP_LEVEL_HTTP_OPTIONS = {
+    "google.longrunning.Operations.GetOperation": [
+        {"method": "get", "uri": "/v1/{name=operations/**}"}
+    ],
+    "google.longrunning.Operations.ListOperations": [
+        {"method": "get", "uri": "/v1/{name=operations}"}
+    ],
+    "google.longrunning.Operations.DeleteOperation": [
+        {"method": "delete", "uri": "/v1/{name=operations/**}"}
+    ],
+    "google.longrunning.Operations.CancelOperation": [
+        {"method": "post", "uri": "/v1/{name=operations/**}:cancel", "body": "*"}
+    ],
+}
+
+
+def start_sync_server(client: lro.Client) -> tuple[grpc.Server, str]:
+    """A ``grpc.server`` with the servicer on a free port; returns it and its address."""
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+    OperationsServicer(client).add_to_server(server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    return server, f"127.0.0.1:{port}"
+
+
+class AioServerThread:
+    """A ``grpc.aio`` server on its own event loop in a thread."""
+
+    def __init__(self, client: lro.Client) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.server, self.address = self.run(self._start(client))
+
+    def run(self, coroutine: object) -> tuple[grpc.aio.Server, str]:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(10)  # type: ignore[arg-type]
+
+    async def _start(self, client: lro.Client) -> tuple[grpc.aio.Server, str]:
+        server = grpc.aio.server()
+        AsyncOperationsServicer(client).add_to_server(server)
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        return server, f"127.0.0.1:{port}"
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.server.stop(None), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+@pytest.fixture(params=["sync", "aio"])
+def grpc_address(request: pytest.FixtureRequest, client: lro.Client) -> Iterator[str]:
+    """Address of a gRPC server (sync, then asyncio) serving ``client``'s store."""
+    if request.param == "sync":
+        server, address = start_sync_server(client)
+        yield address
+        server.stop(None).wait()
+    else:
+        aio = AioServerThread(client)
+        yield aio.address
+        aio.stop()
+
+
+@pytest.fixture
+def channel(grpc_address: str) -> Iterator[grpc.Channel]:
+    with grpc.insecure_channel(grpc_address) as channel:
+        yield channel
+
+
+@pytest.fixture
+def operations_client(channel: grpc.Channel) -> operations_v1.OperationsClient:
+    """google-api-core's gRPC Operations client."""
+    return operations_v1.OperationsClient(channel)
+
+
+class UvicornThread:
+    """uvicorn serving an ASGI app on a free port of 127.0.0.1, in a thread."""
+
+    def __init__(self, app: object) -> None:
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.socket.bind(("127.0.0.1", 0))
+        self.socket.listen(64)
+        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
+        config = uvicorn.Config(app, log_level="warning", lifespan="off")  # type: ignore[arg-type]
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, args=([self.socket],))
+        self.thread.start()
+        while not self.server.started and self.thread.is_alive():
+            threading.Event().wait(0.01)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+        self.socket.close()
+
+
+@pytest.fixture
+def http_url(client: lro.Client) -> Iterator[str]:
+    """Base URL of the HTTP app serving ``client``'s store under uvicorn."""
+    server = UvicornThread(http_app(client))
+    yield server.url
+    server.stop()
+
+
+RestClientFactory = Callable[[bool], operations_v1.AbstractOperationsClient]
+
+
+@pytest.fixture
+def rest_client(http_url: str) -> RestClientFactory:
+    """google-api-core's REST Operations client; ``top_level`` routes ``operations/*``."""
+
+    def make(top_level: bool) -> operations_v1.AbstractOperationsClient:
+        transport = OperationsRestTransport(
+            host=http_url,
+            credentials=AnonymousCredentials(),
+            http_options=TOP_LEVEL_HTTP_OPTIONS if top_level else None,
+        )
+        return operations_v1.AbstractOperationsClient(transport=transport)
+
+    return make

@@ -1,0 +1,116 @@
+"""The interceptors hand the method and x-alis-operation-id to new_operation."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterator
+from concurrent import futures
+from typing import Any
+
+import google.longrunning.operations_proto_pb2 as operations_pb2
+import grpc
+import grpc.aio
+import pytest
+from google.protobuf import wrappers_pb2
+
+import lro
+from lro.serving import AsyncOperationInterceptor, OperationInterceptor
+
+METHOD = "/test.Export/Start"
+Start = Callable[..., operations_pb2.Operation]
+
+
+def _resumable_start(client: lro.Client, seen: list[tuple[str, str, str]]) -> Start:
+    """A service method: continues the resumed operation, then starts a child."""
+
+    def start(request: wrappers_pb2.StringValue, context: object) -> operations_pb2.Operation:
+        op = client.new_operation()
+        child = client.new_operation()  # the header is used once only
+        seen.append((op.name, op.resume_method, child.name))
+        return op.return_rpc()
+
+    return start
+
+
+def _handler(behavior: Callable[..., Any]) -> grpc.GenericRpcHandler[Any, Any]:
+    return grpc.method_handlers_generic_handler(
+        "test.Export",
+        {
+            "Start": grpc.unary_unary_rpc_method_handler(
+                behavior,
+                request_deserializer=wrappers_pb2.StringValue.FromString,
+                response_serializer=operations_pb2.Operation.SerializeToString,
+            )
+        },
+    )
+
+
+def _sync_server(client: lro.Client, seen: list[tuple[str, str, str]]) -> Iterator[str]:
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=4), interceptors=[OperationInterceptor()]
+    )
+    server.add_generic_rpc_handlers((_handler(_resumable_start(client, seen)),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    yield f"127.0.0.1:{port}"
+    server.stop(None).wait()
+
+
+def _aio_server(client: lro.Client, seen: list[tuple[str, str, str]]) -> Iterator[str]:
+    start = _resumable_start(client, seen)
+
+    async def behavior(request: wrappers_pb2.StringValue, context: object) -> object:
+        return start(request, context)
+
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+
+    async def serve() -> tuple[grpc.aio.Server, int]:
+        server = grpc.aio.server(interceptors=[AsyncOperationInterceptor()])
+        server.add_generic_rpc_handlers((_handler(behavior),))
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        return server, port
+
+    server, port = asyncio.run_coroutine_threadsafe(serve(), loop).result(10)
+    yield f"127.0.0.1:{port}"
+    asyncio.run_coroutine_threadsafe(server.stop(None), loop).result(10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+    loop.close()
+
+
+@pytest.mark.parametrize("make_server", [_sync_server, _aio_server], ids=["sync", "aio"])
+def test_interceptor_continues_the_resumed_operation(
+    client: lro.Client,
+    make_server: Callable[[lro.Client, list[tuple[str, str, str]]], Iterator[str]],
+) -> None:
+    seen: list[tuple[str, str, str]] = []
+    servers = make_server(client, seen)
+    address = next(servers)
+    try:
+        with grpc.insecure_channel(address) as channel:
+            call = channel.unary_unary(
+                METHOD,
+                request_serializer=wrappers_pb2.StringValue.SerializeToString,
+                response_deserializer=operations_pb2.Operation.FromString,
+            )
+            first = call(wrappers_pb2.StringValue(), timeout=10)
+            operation_id = first.name.rsplit("/", 1)[-1]
+            resumed = call(
+                wrappers_pb2.StringValue(),
+                metadata=((lro.OPERATION_ID_HEADER, operation_id),),
+                timeout=10,
+            )
+            with pytest.raises(grpc.RpcError) as caught:
+                call(wrappers_pb2.StringValue(), metadata=((lro.OPERATION_ID_HEADER, "a b"),))
+    finally:
+        next(servers, None)
+    assert resumed.name == first.name
+    assert [entry[1] for entry in seen] == [METHOD, METHOD]
+    assert seen[1][0] == first.name
+    assert seen[1][2] != first.name  # the child is new
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert len(seen) == 2
