@@ -31,6 +31,8 @@ unit: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/lifecycle_sqlite.py
+	$(BIN)/python -m bench.lifecycle_postgres
+	$(BIN)/python -m bench.wakeup_latency
 
 clean:
 	rm -rf $(VENV) lro-demo.db

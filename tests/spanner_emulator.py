@@ -123,3 +123,10 @@ def go_table_ddl(table: str, *, v2_columns: bool = True) -> list[str]:
     ResumePoint STRING(MAX){extra}
 ) PRIMARY KEY (key)""",
     ]
+
+
+def empty_tables(store: Any) -> None:
+    """Delete every row of lro's tables (but the migrations') in a Spanner store."""
+    database = store._database
+    for table in ("lro_operations", "lro_settings"):
+        database.execute_partitioned_dml(f"DELETE FROM {table} WHERE true")

@@ -1,5 +1,7 @@
 """Long-running operations (AIP-151) for Python services."""
 
+from typing import TYPE_CHECKING, Any
+
 from lro._client import OPERATION_ID_HEADER, Client
 from lro._core.errors import (
     Aborted,
@@ -28,6 +30,9 @@ from lro._store.sqlite import SqliteStore
 from lro._unmarshal import unmarshal_operation
 from lro._wait import OperationsService
 
+if TYPE_CHECKING:
+    from lro._store.postgres import PostgresStore
+
 OPERATION_COLUMN_NAME = "Operation"
 STATE_COLUMN_NAME = "State"
 RESUME_POINT_COLUMN_NAME = "ResumePoint"
@@ -55,6 +60,7 @@ __all__ = [
     "OperationRecord",
     "OperationsService",
     "PermissionDenied",
+    "PostgresStore",
     "SpannerConfig",
     "SqliteStore",
     "Store",
@@ -64,3 +70,16 @@ __all__ = [
     "unmarshal_operation",
     "wait_operation",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # PostgresStore needs the optional driver (lro[postgres]): imported on first use.
+    if name == "PostgresStore":
+        try:
+            from lro._store.postgres import PostgresStore
+        except ImportError as exc:
+            raise ImportError(
+                f"lro.PostgresStore needs: pip install 'lro[postgres]' ({exc})"
+            ) from exc
+        return PostgresStore
+    raise AttributeError(f"module 'lro' has no attribute {name!r}")

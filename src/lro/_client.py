@@ -43,9 +43,10 @@ class Client:
     """Creates, reads and waits for operations kept in one store.
 
     Args:
-        store: a URL (``sqlite:///lro.db``, ``spanner:///projects/P/instances/I/databases/D``),
-            a ``lro.SpannerConfig``, or a store object; None reads
-            ``$LRO_DATABASE_URL``, else uses the SQLite file ``lro.db``.
+        store: a URL (``sqlite:///lro.db``, ``postgresql://user@host/db``,
+            ``spanner:///projects/P/instances/I/databases/D``), a ``lro.SpannerConfig``,
+            or a store object; None reads ``$LRO_DATABASE_URL``, else uses the SQLite
+            file ``lro.db``.
         project: Google Cloud project; default ``$ALIS_OS_PROJECT``.
         location: Google Cloud region; default ``$ALIS_REGION``.
         resume_host: where resumed calls go; default the internal gateway named by

@@ -179,9 +179,11 @@ class Operation(Generic[T]):
             sleep: seconds to sleep first.
             children: names of operations to wait for.
             timeout: seconds to wait for the children, after the sleep.
-            poll_frequency: for children in this store, how often to look for changes
-                made by other processes (changes made here wake the wait at once); for
-                children behind ``service``, the longest gap between polls.
+            poll_frequency: for children in this store, how often to read them again
+                in case a notification was lost (changes wake the wait at once: those
+                of this process directly, those of others by the backend's
+                notifications); for children behind ``service``, the longest gap
+                between polls.
             service: where the children live: None for this client's store, another
                 ``lro.Client``, or anything with ``GetOperation(request)``.
 
@@ -193,6 +195,8 @@ class Operation(Generic[T]):
             WaitDeadlineExceeded: past ``timeout``, naming the children still running.
             Cancelled: this operation was cancelled meanwhile; the children still
                 running are then cancelled too (best effort).
+            Unavailable: past ``timeout`` while the store was unreachable (a wait rides
+                out shorter outages).
         """
         every = seconds(poll_frequency, "poll_frequency")
         with CancellationWatch(self._client.store, self.name, every) as watch:

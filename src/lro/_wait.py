@@ -5,17 +5,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection
 from types import TracebackType
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import google.longrunning.operations_proto_pb2 as operations_pb2
 from google.longrunning.operations_proto_pb2 import Operation
 
 from lro._core.backoff import backoff_delays
-from lro._core.errors import Cancelled, NotFound, WaitDeadlineExceeded
+from lro._core.errors import Cancelled, NotFound, Unavailable, WaitDeadlineExceeded
 from lro._core.transitions import is_cancelled
 from lro._store.base import Store
 
 FIRST_POLL_DELAY = 0.05
+OUTAGE_RECHECK = 0.5
+A = TypeVar("A")
+R = TypeVar("R")
 
 
 class OperationsService(Protocol):
@@ -41,9 +44,12 @@ def wait_in_store(
 ) -> dict[str, Operation]:
     """Wait until every operation in ``names`` is done; return them all.
 
-    Woken by the store's change notifications; ``recheck_every`` only bounds how late a
-    change made by another process (which sends no notification) is seen. If ``owner``
-    (the waiting operation) is cancelled meanwhile, raises ``lro.Cancelled``.
+    Woken by the store's change notifications (those of other processes too, by
+    LISTEN/NOTIFY or a short poll, as the backend does it); ``recheck_every`` bounds how
+    late a change is seen if a notification is lost. If ``owner`` (the waiting
+    operation) is cancelled meanwhile, raises ``lro.Cancelled``. The wait outlives an
+    outage of the store: it reads again when the store is back, and raises the store's
+    Unavailable only if the deadline comes first.
     """
     deadline = time.monotonic() + timeout
     pending = set(names)
@@ -51,22 +57,26 @@ def wait_in_store(
     watched = {owner} if owner else set()
     with store.changes.waiter(pending | watched) as waiter:
         while True:
-            records = store.get_many(pending | watched)
-            if owner and owner in records and is_cancelled(records[owner].operation):
-                raise cancelled_error(owner)
-            missing = pending - records.keys()
-            if missing:
-                raise NotFound(min(missing))
-            finished.update(
-                (name, record.operation) for name, record in records.items() if record.done
-            )
-            pending -= finished.keys()
-            if not pending:
-                return finished
+            records, outage = _read_through_outage(store.get_many, pending | watched)
+            if records is not None:
+                if owner and owner in records and is_cancelled(records[owner].operation):
+                    raise cancelled_error(owner)
+                missing = pending - records.keys()
+                if missing:
+                    raise NotFound(min(missing))
+                finished.update(
+                    (name, record.operation)
+                    for name, record in records.items()
+                    if record.done and name in pending
+                )
+                pending -= finished.keys()
+                if not pending:
+                    return finished
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise WaitDeadlineExceeded(pending, timeout)
-            waiter.wait(min(recheck_every, remaining))
+                raise outage or WaitDeadlineExceeded(pending, timeout)
+            delay = min(recheck_every, remaining)
+            waiter.wait(min(delay, OUTAGE_RECHECK) if outage else delay)
 
 
 def latest_in_store(
@@ -79,17 +89,36 @@ def latest_in_store(
 ) -> Operation:
     """The operation once done, or its latest state when ``timeout`` runs out.
 
-    Woken by notifications, and every ``recheck_every`` seconds for changes made by
-    other processes; returns early once ``keep_waiting()`` is false.
+    Woken by notifications, and every ``recheck_every`` seconds; returns early once
+    ``keep_waiting()`` is false. Fails at once if the store is unavailable at the
+    start; once started, it outlives an outage until its deadline, like
+    ``wait_in_store``.
     """
     deadline = time.monotonic() + timeout
     with store.changes.waiter([name]) as waiter:
+        latest = store.get(name).operation
+        outage: Unavailable | None = None
         while True:
-            operation = store.get(name).operation
             remaining = deadline - time.monotonic()
-            if operation.done or remaining <= 0 or not keep_waiting():
-                return operation
-            waiter.wait(min(remaining, recheck_every))
+            if latest.done or not keep_waiting() or (remaining <= 0 and outage is None):
+                return latest
+            if outage is not None and remaining <= 0:
+                raise outage
+            delay = min(remaining, recheck_every)
+            waiter.wait(min(delay, OUTAGE_RECHECK) if outage else delay)
+            record, outage = _read_through_outage(store.get, name)
+            if record is not None:
+                latest = record.operation
+
+
+def _read_through_outage(
+    read: Callable[[A], R], argument: A
+) -> tuple[R | None, Unavailable | None]:
+    """``read(argument)``, or None and the error while the store is unavailable."""
+    try:
+        return read(argument), None
+    except Unavailable as exc:
+        return None, exc
 
 
 def raise_if_cancelled(store: Store, name: str) -> None:

@@ -115,3 +115,22 @@ def test_reopened_store_keeps_operations(store_url: str) -> None:
     response = wrappers_pb2.StringValue()
     operation.response.Unpack(response)
     assert response.value == "kept"
+
+
+def test_a_failing_subscriber_harms_neither_the_write_nor_the_others(
+    client: lro.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = client.store
+    seen: list[str] = []
+
+    def broken(name: str) -> None:
+        raise RuntimeError("subscriber bug")
+
+    with (
+        store.changes.subscribe(["operations/a"], broken),
+        store.changes.subscribe(["operations/a"], seen.append),
+    ):
+        store.create(_record())
+    assert seen == ["operations/a"]
+    assert store.get("operations/a").version == 1
+    assert "subscriber bug" in caplog.text

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
 
 import lro
+from lro._core import transitions
 from lro._store.queries import load_migrations
 from lro._store.sqlite import SqliteStore
 from lro._store.urls import open_store
@@ -62,6 +64,7 @@ def test_wal_and_synchronous(tmp_path: Path, option: str, level: int) -> None:
         "sqlite://host/x.db",
         "sqlite:///x.db?synchronous=SOMETIMES",
         "sqlite:///x.db?busy_timeout_ms=soon",
+        "sqlite:///x.db?change_poll_ms=often",
         "sqlite:///x.db?colour=blue",
         "mysql://user:secret@host/db",
     ],
@@ -82,3 +85,40 @@ def test_closed_store_is_unavailable(tmp_path: Path) -> None:
     store.close()
     with pytest.raises(lro.Unavailable):
         store.get("operations/a")
+
+
+def test_changes_by_another_connection_wake_watchers(tmp_path: Path) -> None:
+    writer = SqliteStore(tmp_path / "a.db")
+    reader = SqliteStore(tmp_path / "a.db", change_poll_interval=0.01)
+    heard: list[str] = []
+    woken = threading.Event()
+
+    def hear(name: str) -> None:
+        heard.append(name)
+        woken.set()
+
+    try:
+        watched = writer.create(_record("operations/watched"))
+        writer.create(_record("operations/other"))
+        with reader.changes.subscribe(["operations/watched"], hear):
+            writer.update(watched.replace(state=b"1"), expected_version=1)
+            assert woken.wait(5)
+            woken.clear()
+            writer.delete("operations/other")  # not watched: wakes nobody
+            writer.delete("operations/watched")
+            assert woken.wait(5)
+        assert heard == ["operations/watched"] * 2
+    finally:
+        writer.close()
+        reader.close()
+
+
+def test_watching_can_be_turned_off(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path}/a.db?change_poll_ms=0")
+    assert isinstance(store, SqliteStore)
+    assert store._watcher is None
+    store.close()
+
+
+def _record(name: str) -> lro.OperationRecord:
+    return lro.OperationRecord(operation=transitions.new_operation(name))

@@ -8,12 +8,22 @@ kind of waiter (a thread, an asyncio task) subscribes with a callback.
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from types import TracebackType
 
 ChangeCallback = Callable[[str], None]
 EVERYTHING = "*"
+_log = logging.getLogger(__name__)
+
+
+def _call(callback: ChangeCallback, name: str) -> None:
+    """Run one subscriber; its failure must not reach the writer or the other subscribers."""
+    try:
+        callback(name)
+    except Exception:
+        _log.exception("a change subscriber failed for %r", name)
 
 
 class Subscription:
@@ -69,12 +79,16 @@ class ChangeHub:
     def publish(self, name: str) -> None:
         """Tell the subscribers of ``name`` (and of everything) that it changed."""
         with self._lock:
-            callbacks = [
-                *self._by_name.get(name, {}).values(),
-                *self._by_name.get(EVERYTHING, {}).values(),
-            ]
+            callbacks = list(self._by_name.get(name, {}).values())
+            if name != EVERYTHING:
+                callbacks += self._by_name.get(EVERYTHING, {}).values()
         for callback in callbacks:
-            callback(name)
+            _call(callback, name)
+
+    def watched_names(self) -> frozenset[str]:
+        """The names someone is subscribed to now (``"*"`` among them if so)."""
+        with self._lock:
+            return frozenset(self._by_name)
 
     def publish_all(self) -> None:
         """Tell every subscriber to look again (changes may have been missed)."""
@@ -85,7 +99,7 @@ class ChangeHub:
                 for callback in callbacks.values()
             ]
         for name, callback in pairs:
-            callback(name)
+            _call(callback, name)
 
     def waiter(self, names: Iterable[str]) -> Waiter:
         """A blocking waiter for changes to ``names``; use it as a context manager."""

@@ -27,6 +27,7 @@ from lro._store.spanner_layouts import (
     to_bytes_value,
 )
 from lro._store.spanner_listing import list_page
+from lro._store.spanner_watch import DEFAULT_CHANGE_POLL_INTERVAL, VersionPoller
 
 _QUERIES = load_queries("spanner")
 PAGE_TOKEN_KEY_SETTING = "page_token_key"  # noqa: S105 (a setting name, not a secret)
@@ -55,9 +56,14 @@ class SpannerStore:
         *,
         client: Any = None,
         serialize_transactions: bool | None = None,
+        change_poll_interval: float = DEFAULT_CHANGE_POLL_INTERVAL,
     ) -> None:
-        """Open the store; ``serialize_transactions`` (default: on the emulator only)
-        runs this process's read-write transactions one at a time, as the emulator needs.
+        """Open the store.
+
+        ``serialize_transactions`` (default: on the emulator only) runs this process's
+        read-write transactions one at a time, as the emulator needs.
+        ``change_poll_interval`` is how often, while anyone here waits, the operations
+        waited for are read to see other processes' changes (0 turns that off).
         """
         self.config = config
         if serialize_transactions is None:
@@ -74,6 +80,14 @@ class SpannerStore:
         self._database = instance.database(config.database, database_role=config.database_role)
         with _mapped_errors(self._where):
             self._layout = self._open_layout()
+        self._poller = (
+            VersionPoller(self._versions, self.changes, change_poll_interval)
+            if change_poll_interval > 0
+            else None
+        )
+
+    def _versions(self, names: Collection[str]) -> dict[str, int]:
+        return {name: record.version for name, record in self.get_many(names).items()}
 
     def _open_layout(self) -> Layout:
         if self.config.table is None:
@@ -216,7 +230,10 @@ class SpannerStore:
             return bytes(self._database.run_in_transaction(read_or_insert))
 
     def close(self) -> None:
-        """Close the Spanner client if this store made it."""
+        """Stop polling; close the Spanner client if this store made it."""
+        if self._poller is not None:
+            self._poller.close()
+            self._poller = None
         if self._owns_client:
             self._client.close()
 

@@ -19,6 +19,7 @@ from lro._core.listing import ListQuery
 from lro._store.base import OperationRecord, StaleVersion, now_us
 from lro._store.notify import ChangeHub
 from lro._store.queries import load_migrations, load_queries
+from lro._store.sqlite_watch import DEFAULT_CHANGE_POLL_INTERVAL, DataVersionWatcher
 
 SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
 _QUERIES = load_queries("sqlite")
@@ -57,7 +58,11 @@ def _mapped_errors(path: Path) -> Iterator[None]:
 
 
 class SqliteStore:
-    """Operations in a SQLite file, in WAL mode, every update a compare-and-set."""
+    """Operations in a SQLite file, in WAL mode, every update a compare-and-set.
+
+    Changes made by other processes (or other stores on the same file) wake this
+    store's waiters within ``change_poll_interval`` seconds; 0 turns that watch off.
+    """
 
     def __init__(
         self,
@@ -66,6 +71,7 @@ class SqliteStore:
         synchronous: str = "FULL",
         busy_timeout_ms: int = 5000,
         max_connections: int = 8,
+        change_poll_interval: float = DEFAULT_CHANGE_POLL_INTERVAL,
     ) -> None:
         if synchronous.upper() not in SYNCHRONOUS_LEVELS:
             raise InvalidArgument(
@@ -83,14 +89,23 @@ class SqliteStore:
         self._page_token_key: bytes | None = None
         with _mapped_errors(self.path):
             self._migrate()
+        self._watcher = (
+            DataVersionWatcher(self._open_connection, self.changes, change_poll_interval)
+            if change_poll_interval > 0
+            else None
+        )
 
-    def _connect(self) -> sqlite3.Connection:
+    def _open_connection(self) -> sqlite3.Connection:
         connection = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=0
         )
         connection.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
         connection.execute("PRAGMA journal_mode = WAL")
         connection.execute(f"PRAGMA synchronous = {self.synchronous}")
+        return connection
+
+    def _connect(self) -> sqlite3.Connection:
+        connection = self._open_connection()
         connection.row_factory = sqlite3.Row
         with self._lock:
             self._all.append(connection)
@@ -209,6 +224,9 @@ class SqliteStore:
     def close(self) -> None:
         """Close every connection; later calls raise Unavailable."""
         self._closed = True
+        if self._watcher is not None:
+            self._watcher.close()
+            self._watcher = None
         with self._lock:
             connections, self._all = self._all, []
         for connection in connections:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 from urllib.parse import parse_qsl, urlsplit
 
-from lro._core.errors import InvalidArgument
+from lro._core.errors import FailedPrecondition, InvalidArgument
 from lro._store.base import Store
+from lro._store.postgres_settings import SCHEMES, parse_postgres_url, redact
 from lro._store.spanner_config import SpannerConfig
 from lro._store.sqlite import SqliteStore
+from lro._store.sqlite_watch import DEFAULT_CHANGE_POLL_INTERVAL
 
 DATABASE_URL_ENV = "LRO_DATABASE_URL"
 DEFAULT_DATABASE_URL = "sqlite:///lro.db"
@@ -23,9 +25,11 @@ def open_store(url: str | SpannerConfig) -> Store:
     """The store that ``url`` names.
 
     ``sqlite:///relative.db`` and ``sqlite:////absolute.db`` open SQLite files; the
-    options ``synchronous`` (FULL, NORMAL, ...) and ``busy_timeout_ms`` may follow
-    as a query string. ``spanner:///projects/P/instances/I/databases/D`` (options
-    ``table`` and ``database_role``) or a ``SpannerConfig`` opens Cloud Spanner.
+    options ``synchronous`` (FULL, NORMAL, ...), ``busy_timeout_ms`` and
+    ``change_poll_ms`` may follow as a query string. ``postgresql://`` (or
+    ``postgres://``) URLs open PostgreSQL (the ``lro[postgres]`` extra); see
+    ``parse_postgres_url`` for their options. ``spanner:///projects/P/instances/I/databases/D``
+    (options ``table`` and ``database_role``) or a ``SpannerConfig`` opens Cloud Spanner.
     """
     if isinstance(url, SpannerConfig):
         from lro._store.spanner import SpannerStore
@@ -34,13 +38,16 @@ def open_store(url: str | SpannerConfig) -> Store:
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
         return _open_sqlite(url, parts.netloc, parts.path, parts.query)
+    if parts.scheme in SCHEMES:
+        return _open_postgres(url)
     if parts.scheme == "spanner":
         from lro._store.spanner import SpannerStore
 
         return SpannerStore(spanner_config(url))
     raise InvalidArgument(
-        f"unsupported store URL scheme {parts.scheme!r} in {_redacted(url)!r}; "
-        "expected sqlite:///path.db or spanner:///projects/P/instances/I/databases/D"
+        f"unsupported store URL scheme {parts.scheme!r} in {redact(url, url)!r}; "
+        "expected sqlite:///path.db, postgresql://user@host/database or "
+        "spanner:///projects/P/instances/I/databases/D"
     )
 
 
@@ -73,15 +80,31 @@ def _open_sqlite(url: str, host: str, path: str, query: str) -> SqliteStore:
     options = dict(parse_qsl(query, keep_blank_values=True))
     synchronous = options.pop("synchronous", "FULL")
     busy_timeout = options.pop("busy_timeout_ms", "5000")
+    change_poll = options.pop("change_poll_ms", str(round(DEFAULT_CHANGE_POLL_INTERVAL * 1000)))
     if options:
         raise InvalidArgument(f"unknown SQLite URL options {sorted(options)} in {url!r}")
-    if not busy_timeout.isdigit():
-        raise InvalidArgument(f"busy_timeout_ms must be a whole number, got {busy_timeout!r}")
-    return SqliteStore(path[1:], synchronous=synchronous, busy_timeout_ms=int(busy_timeout))
+    for option, value in (("busy_timeout_ms", busy_timeout), ("change_poll_ms", change_poll)):
+        if not value.isdigit():
+            raise InvalidArgument(f"{option} must be a whole number, got {value!r}")
+    return SqliteStore(
+        path[1:],
+        synchronous=synchronous,
+        busy_timeout_ms=int(busy_timeout),
+        change_poll_interval=int(change_poll) / 1000,
+    )
 
 
-def _redacted(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password:
-        return url.replace(f":{parts.password}@", ":***@", 1)
-    return url
+def _open_postgres(url: str) -> Store:
+    settings = parse_postgres_url(url)
+    try:
+        from lro._store.postgres import PostgresStore
+    except ImportError as exc:
+        raise FailedPrecondition(
+            f"PostgreSQL needs the driver: pip install 'lro[postgres]' ({exc})"
+        ) from None
+    return PostgresStore(
+        settings.conninfo,
+        schema=settings.schema,
+        pool_max_size=settings.pool_max_size,
+        pool_timeout=settings.pool_timeout,
+    )
