@@ -16,6 +16,8 @@ from lro._core.errors import (
     InvalidState,
     NotFound,
     OperationAlreadyDone,
+    PermissionDenied,
+    Unauthenticated,
     Unavailable,
     WaitDeadlineExceeded,
 )
@@ -23,6 +25,7 @@ from lro._core.filters import InvalidFilter
 from lro._functions import wait_operation
 from lro._operation import Operation
 from lro._store.base import OperationRecord, Store
+from lro._store.spanner_config import SpannerConfig
 from lro._store.sqlite import SqliteStore
 from lro._unmarshal import unmarshal_operation
 from lro._wait import OperationsService
@@ -56,9 +59,12 @@ __all__ = [
     "OperationAlreadyDone",
     "OperationRecord",
     "OperationsService",
+    "PermissionDenied",
     "PostgresStore",
+    "SpannerConfig",
     "SqliteStore",
     "Store",
+    "Unauthenticated",
     "Unavailable",
     "WaitDeadlineExceeded",
     "unmarshal_operation",

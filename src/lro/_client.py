@@ -27,6 +27,7 @@ from lro._core.listing import page_size as normalized_page_size
 from lro._core.names import name_from_header, new_name, validate_name
 from lro._operation import Operation, no_default_state
 from lro._store.base import OperationRecord, Store, update_record
+from lro._store.spanner_config import SpannerConfig
 from lro._store.urls import default_url, open_store
 from lro._unmarshal import unmarshal_operation
 from lro._wait import latest_in_store
@@ -42,9 +43,10 @@ class Client:
     """Creates, reads and waits for operations kept in one store.
 
     Args:
-        store: a URL (``sqlite:///lro.db``, ``postgresql://user@host/db``), or a
-            store object; None reads ``$LRO_DATABASE_URL``, else uses the SQLite file
-            ``lro.db``.
+        store: a URL (``sqlite:///lro.db``, ``postgresql://user@host/db``,
+            ``spanner:///projects/P/instances/I/databases/D``), a ``lro.SpannerConfig``,
+            or a store object; None reads ``$LRO_DATABASE_URL``, else uses the SQLite
+            file ``lro.db``.
         project: Google Cloud project; default ``$ALIS_OS_PROJECT``.
         location: Google Cloud region; default ``$ALIS_REGION``.
         resume_host: where resumed calls go; default the internal gateway named by
@@ -53,14 +55,16 @@ class Client:
 
     def __init__(
         self,
-        store: str | Store | None = None,
+        store: str | SpannerConfig | Store | None = None,
         *,
         project: str | None = None,
         location: str | None = None,
         resume_host: str | None = None,
     ) -> None:
         self.store: Store = (
-            open_store(store or default_url()) if store is None or isinstance(store, str) else store
+            open_store(store or default_url())
+            if store is None or isinstance(store, str | SpannerConfig)
+            else store
         )
         self.project = project or os.environ.get(PROJECT_ENV, "")
         self.location = location or os.environ.get(LOCATION_ENV, "")

@@ -1,0 +1,1 @@
+"""Who wakes a waiting operation: the embedded worker, Cloud Workflows, Cloud Tasks."""
