@@ -10,6 +10,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# The local Workflows interpreter, without the old FastAPI it pins (see pyproject.toml).
+	$(BIN)/python -m pip install --quiet --no-deps 'workflows-emulator==1.10.0'
 	touch $(STAMP)
 
 demo: $(STAMP)

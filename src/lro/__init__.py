@@ -16,6 +16,8 @@ from lro._core.errors import (
     InvalidState,
     NotFound,
     OperationAlreadyDone,
+    PermissionDenied,
+    Unauthenticated,
     Unavailable,
     WaitDeadlineExceeded,
 )
@@ -24,6 +26,7 @@ from lro._functions import wait_operation
 from lro._operation import Operation
 from lro._resume.worker import Worker, WorkerSettings
 from lro._store.base import OperationRecord, Store, WaitPlan, Wakeup, WakeupStore
+from lro._store.spanner_config import SpannerConfig
 from lro._store.sqlite import SqliteStore
 from lro._unmarshal import unmarshal_operation
 from lro._wait import OperationsService
@@ -57,9 +60,12 @@ __all__ = [
     "OperationAlreadyDone",
     "OperationRecord",
     "OperationsService",
+    "PermissionDenied",
     "PostgresStore",
+    "SpannerConfig",
     "SqliteStore",
     "Store",
+    "Unauthenticated",
     "Unavailable",
     "WaitDeadlineExceeded",
     "WaitPlan",

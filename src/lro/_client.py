@@ -33,6 +33,7 @@ from lro._resume.plan import wait_plan, wakeup_store
 from lro._resume.registry import Resumable
 from lro._resume.worker import Worker, WorkerSettings
 from lro._store.base import OperationRecord, Store, Wakeup, update_record
+from lro._store.spanner_config import SpannerConfig
 from lro._store.urls import default_url, open_store
 from lro._unmarshal import unmarshal_operation
 from lro._wait import latest_in_store
@@ -49,9 +50,10 @@ class Client:
     """Creates, reads and waits for operations kept in one store.
 
     Args:
-        store: a URL (``sqlite:///lro.db``, ``postgresql://user@host/db``), or a
-            store object; None reads ``$LRO_DATABASE_URL``, else uses the SQLite file
-            ``lro.db``.
+        store: a URL (``sqlite:///lro.db``, ``postgresql://user@host/db``,
+            ``spanner:///projects/P/instances/I/databases/D``), a ``lro.SpannerConfig``,
+            or a store object; None reads ``$LRO_DATABASE_URL``, else uses the SQLite
+            file ``lro.db``.
         project: Google Cloud project; default ``$ALIS_OS_PROJECT``.
         location: Google Cloud region; default ``$ALIS_REGION``.
         resume_host: where resumed calls go; default the internal gateway named by
@@ -64,7 +66,7 @@ class Client:
 
     def __init__(
         self,
-        store: str | Store | None = None,
+        store: str | SpannerConfig | Store | None = None,
         *,
         project: str | None = None,
         location: str | None = None,
@@ -72,7 +74,9 @@ class Client:
         worker: bool | WorkerSettings = True,
     ) -> None:
         self.store: Store = (
-            open_store(store or default_url()) if store is None or isinstance(store, str) else store
+            open_store(store or default_url())
+            if store is None or isinstance(store, str | SpannerConfig)
+            else store
         )
         self.project = project or os.environ.get(PROJECT_ENV, "")
         self.location = location or os.environ.get(LOCATION_ENV, "")

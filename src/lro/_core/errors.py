@@ -90,6 +90,18 @@ class Aborted(Error):
     code = code_pb2.ABORTED
 
 
+class Unauthenticated(Error):
+    """The caller did not prove who it is."""
+
+    code = code_pb2.UNAUTHENTICATED
+
+
+class PermissionDenied(Error):
+    """The caller is known but not allowed."""
+
+    code = code_pb2.PERMISSION_DENIED
+
+
 class Unavailable(Error):
     """The store cannot be reached."""
 

@@ -363,3 +363,42 @@ def compile_filter(expression: Expression | None, dialect: SqlDialect) -> Compil
         return CompiledFilter("(1 = 1)", {})
     compiler = _Compiler(dialect)
     return CompiledFilter(compiler.compile(expression), compiler.params)
+
+
+_COMPARE: Final[dict[str, Callable[[object, object], bool]]] = {
+    "=": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,  # type: ignore[operator]
+    "<=": lambda a, b: a <= b,  # type: ignore[operator]
+    ">": lambda a, b: a > b,  # type: ignore[operator]
+    ">=": lambda a, b: a >= b,  # type: ignore[operator]
+    "prefix": lambda a, b: str(a).startswith(str(b)),
+    "!prefix": lambda a, b: not str(a).startswith(str(b)),
+}
+
+
+def matches(expression: Expression | None, values: Mapping[str, object]) -> bool:
+    """Whether an operation whose fields are ``values`` passes ``expression``.
+
+    The same meaning as the compiled SQL, for stores that cannot push a field down.
+    """
+    if expression is None:
+        return True
+    if isinstance(expression, AllOf):
+        return all(matches(part, values) for part in expression.parts)
+    if isinstance(expression, AnyOf):
+        return any(matches(part, values) for part in expression.parts)
+    if isinstance(expression, Not):
+        return not matches(expression.part, values)
+    return _COMPARE[expression.operator](values[expression.field], expression.value)
+
+
+def fields_of(expression: Expression | None) -> set[str]:
+    """The fields that ``expression`` compares."""
+    if expression is None:
+        return set()
+    if isinstance(expression, AllOf | AnyOf):
+        return set().union(*(fields_of(part) for part in expression.parts))
+    if isinstance(expression, Not):
+        return fields_of(expression.part)
+    return {expression.field}

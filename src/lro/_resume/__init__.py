@@ -1,1 +1,1 @@
-"""Durable waits: scheduling wake-ups, and the workers that resume operations."""
+"""Who wakes a waiting operation: the embedded worker, Cloud Workflows, Cloud Tasks."""

@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl, urlsplit
 from lro._core.errors import FailedPrecondition, InvalidArgument
 from lro._store.base import Store
 from lro._store.postgres_settings import SCHEMES, parse_postgres_url, redact
+from lro._store.spanner_config import SpannerConfig
 from lro._store.sqlite import SqliteStore
 from lro._store.sqlite_watch import DEFAULT_CHANGE_POLL_INTERVAL
 
@@ -20,24 +21,55 @@ def default_url() -> str:
     return os.environ.get(DATABASE_URL_ENV) or DEFAULT_DATABASE_URL
 
 
-def open_store(url: str) -> Store:
+def open_store(url: str | SpannerConfig) -> Store:
     """The store that ``url`` names.
 
     ``sqlite:///relative.db`` and ``sqlite:////absolute.db`` open SQLite files; the
     options ``synchronous`` (FULL, NORMAL, ...), ``busy_timeout_ms`` and
     ``change_poll_ms`` may follow as a query string. ``postgresql://`` (or
     ``postgres://``) URLs open PostgreSQL (the ``lro[postgres]`` extra); see
-    ``parse_postgres_url`` for their options.
+    ``parse_postgres_url`` for their options. ``spanner:///projects/P/instances/I/databases/D``
+    (options ``table`` and ``database_role``) or a ``SpannerConfig`` opens Cloud Spanner.
     """
+    if isinstance(url, SpannerConfig):
+        from lro._store.spanner import SpannerStore
+
+        return SpannerStore(url)
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
         return _open_sqlite(url, parts.netloc, parts.path, parts.query)
     if parts.scheme in SCHEMES:
         return _open_postgres(url)
+    if parts.scheme == "spanner":
+        from lro._store.spanner import SpannerStore
+
+        return SpannerStore(spanner_config(url))
     raise InvalidArgument(
         f"unsupported store URL scheme {parts.scheme!r} in {redact(url, url)!r}; "
-        "expected sqlite:///path.db or postgresql://user@host/database"
+        "expected sqlite:///path.db, postgresql://user@host/database or "
+        "spanner:///projects/P/instances/I/databases/D"
     )
+
+
+def spanner_config(url: str) -> SpannerConfig:
+    """The config in ``spanner:///projects/P/instances/I/databases/D?table=T&database_role=R``."""
+    parts = urlsplit(url)
+    segments = parts.path.strip("/").split("/")
+    if (
+        parts.netloc
+        or len(segments) != 6
+        or segments[0::2] != ["projects", "instances", "databases"]
+        or not all(segments[1::2])
+    ):
+        raise InvalidArgument(
+            f"bad Spanner URL {url!r}: expected spanner:///projects/P/instances/I/databases/D"
+        )
+    options = dict(parse_qsl(parts.query, keep_blank_values=True))
+    table = options.pop("table", None)
+    role = options.pop("database_role", None)
+    if options:
+        raise InvalidArgument(f"unknown Spanner URL options {sorted(options)} in {url!r}")
+    return SpannerConfig(segments[1], segments[3], segments[5], role or None, table or None)
 
 
 def _open_sqlite(url: str, host: str, path: str, query: str) -> SqliteStore:
