@@ -33,6 +33,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/lifecycle_sqlite.py
 	$(BIN)/python -m bench.lifecycle_postgres
 	$(BIN)/python -m bench.wakeup_latency
+	$(BIN)/python -m bench.durable_sqlite
+	$(BIN)/python -m bench.durable_postgres
 
 clean:
 	rm -rf $(VENV) lro-demo.db

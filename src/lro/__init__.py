@@ -24,7 +24,8 @@ from lro._core.errors import (
 from lro._core.filters import InvalidFilter
 from lro._functions import wait_operation
 from lro._operation import Operation
-from lro._store.base import OperationRecord, Store
+from lro._resume.worker import Worker, WorkerSettings
+from lro._store.base import OperationRecord, Store, WaitPlan, Wakeup, WakeupStore
 from lro._store.spanner_config import SpannerConfig
 from lro._store.sqlite import SqliteStore
 from lro._unmarshal import unmarshal_operation
@@ -67,6 +68,11 @@ __all__ = [
     "Unauthenticated",
     "Unavailable",
     "WaitDeadlineExceeded",
+    "WaitPlan",
+    "Wakeup",
+    "WakeupStore",
+    "Worker",
+    "WorkerSettings",
     "unmarshal_operation",
     "wait_operation",
 ]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import uuid
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypeVar, overload
@@ -14,6 +16,7 @@ from lro._calls import current_call
 from lro._core import transitions
 from lro._core.codecs import codec_for
 from lro._core.durations import Duration, seconds
+from lro._core.errors import AlreadyExists, InvalidArgument
 from lro._core.filters import parse_filter
 from lro._core.listing import (
     ListQuery,
@@ -26,13 +29,17 @@ from lro._core.listing import (
 from lro._core.listing import page_size as normalized_page_size
 from lro._core.names import name_from_header, new_name, validate_name
 from lro._operation import Operation, no_default_state
-from lro._store.base import OperationRecord, Store, update_record
+from lro._resume.plan import wait_plan, wakeup_store
+from lro._resume.registry import Resumable
+from lro._resume.worker import Worker, WorkerSettings
+from lro._store.base import OperationRecord, Store, Wakeup, update_record
 from lro._store.spanner_config import SpannerConfig
 from lro._store.urls import default_url, open_store
 from lro._unmarshal import unmarshal_operation
 from lro._wait import latest_in_store
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., object])
 OPERATION_ID_HEADER = "x-alis-operation-id"
 PROJECT_ENV = "ALIS_OS_PROJECT"
 LOCATION_ENV = "ALIS_REGION"
@@ -51,6 +58,10 @@ class Client:
         location: Google Cloud region; default ``$ALIS_REGION``.
         resume_host: where resumed calls go; default the internal gateway named by
             ``$ALIS_RUN_HASH``, as in the Go package.
+        worker: whether the client starts an embedded worker the first time it
+            schedules a durable wait (``client.start`` or ``op.wait(resume_at=...)``);
+            ``WorkerSettings`` to start it with those settings. ``start_worker`` starts
+            one explicitly. ``close`` stops it gracefully.
     """
 
     def __init__(
@@ -60,6 +71,7 @@ class Client:
         project: str | None = None,
         location: str | None = None,
         resume_host: str | None = None,
+        worker: bool | WorkerSettings = True,
     ) -> None:
         self.store: Store = (
             open_store(store or default_url())
@@ -72,6 +84,12 @@ class Client:
         self.resume_host = resume_host or (
             f"https://internal-gateway-{run_hash}.run.app" if run_hash else ""
         )
+        self.instance_id = uuid.uuid4().hex
+        self._handlers: dict[str, Resumable] = {}
+        self._callbacks: dict[str, Resumable] = {}
+        self._worker_setting = worker
+        self._worker: Worker | None = None
+        self._worker_lock = threading.Lock()
 
     def get_operation(
         self, name_or_request: str | operations_pb2.GetOperationRequest
@@ -206,8 +224,7 @@ class Client:
             callback: called to resume the operation in development mode.
             metadata: initial metadata of a new operation.
         """
-        codec = codec_for(state_type)
-        default_state = no_default_state(state_type) if state_type else (lambda: None)
+        codec_for(state_type)  # refuses an unsupported state type before any write
         name, resume_method = _continued_operation(existing, context, resume_method)
         if name is not None:
             record = self.store.get(validate_name(name))
@@ -220,10 +237,99 @@ class Client:
             record = self.store.create(
                 OperationRecord(operation=operation, resume_target=resume_method or "")
             )
-        return Operation(self, record, codec, default_state, callback)
+        return self._operation_for(record, state_type, callback=callback)
 
-    def close(self) -> None:
-        """Close the store."""
+    def resumable(self, name: str, *, state_type: type[Any] | None = None) -> Callable[[F], F]:
+        """Register ``fn(op)`` as the handler called ``name``; use as a decorator.
+
+        ``client.start(name)`` runs it in a worker; after ``op.wait(..., resume_at=p)``
+        a worker runs it again with ``op.resume_point == p``. Workers claim only the
+        handlers registered in their process.
+        """
+        if not isinstance(name, str) or not name:
+            raise InvalidArgument("a handler name must be a non-empty string")
+
+        def register(function: F) -> F:
+            if name in self._handlers:
+                raise AlreadyExists(f"a handler called {name!r} is registered already")
+            self._handlers[name] = Resumable(function, state_type)
+            return function
+
+        return register
+
+    def start(
+        self, name: str, state: Any = None, metadata: Message | None = None
+    ) -> Operation[Any]:
+        """Create an operation and have a worker run the handler called ``name`` on it.
+
+        The operation and its wake-up are written in one transaction, so the handler
+        runs (at least once) even if this process dies now. The handler may be
+        registered in another process that runs a worker.
+        """
+        if not isinstance(name, str) or not name:
+            raise InvalidArgument("a handler name must be a non-empty string")
+        registered = self._handlers.get(name)
+        state_type = registered.state_type if registered else None
+        if state_type is None and state is not None and not isinstance(state, dict | list):
+            state_type = type(state)
+        codec = codec_for(state_type)
+        encoded = codec.encode(state) if state is not None else None
+        record = OperationRecord(
+            operation=transitions.new_operation(new_name(), metadata), state=encoded
+        )
+        plan = wait_plan(
+            ("handler", name, "", ""),
+            sleep=0,
+            children=(),
+            timeout=0,
+            poll_frequency=0,
+            child_endpoint="",
+        )
+        stored, wakeup = wakeup_store(self.store).schedule(record, None, plan)
+        self._scheduled(wakeup)
+        return self._operation_for(stored, state_type, handler_name=name)
+
+    def start_worker(self, settings: WorkerSettings | None = None) -> Worker:
+        """Start the embedded worker (threads in this process), or return the running one."""
+        with self._worker_lock:
+            if self._worker is None:
+                if settings is None and isinstance(self._worker_setting, WorkerSettings):
+                    settings = self._worker_setting
+                self._worker = Worker(self, settings)
+            return self._worker
+
+    def _scheduled(self, wakeup: Wakeup) -> None:
+        """A wake-up was written here: make sure a worker will see it in time."""
+        worker = self._worker
+        if worker is None and self._worker_setting is not False:
+            worker = self.start_worker()
+        if worker is not None:
+            worker.hint(wakeup.due_time_us)
+            if wakeup.ready_time_us < wakeup.due_time_us:  # children may finish first
+                worker.hint(wakeup.ready_time_us)
+
+    def _operation_for(
+        self,
+        record: OperationRecord,
+        state_type: type[Any] | None,
+        *,
+        handler_name: str = "",
+        callback: Callable[[Operation[Any]], object] | None = None,
+    ) -> Operation[Any]:
+        codec = codec_for(state_type)
+        default_state = no_default_state(state_type) if state_type else (lambda: None)
+        op = Operation(self, record, codec, default_state, callback)
+        op._handler_name = handler_name
+        op._state_type = state_type
+        return op
+
+    def close(self, grace: float | None = None) -> None:
+        """Stop the worker gracefully (see ``Worker.stop``), then close the store."""
+        with self._worker_lock:
+            worker, self._worker = self._worker, None
+            self._worker_setting = False
+        if worker is not None:
+            worker.stop(grace)
         self.store.close()
 
     def __enter__(self) -> Client:

@@ -15,10 +15,13 @@ from google.rpc import status_pb2
 from lro._core import transitions
 from lro._core.codecs import StateCodec
 from lro._core.durations import Duration, seconds
-from lro._core.errors import Cancelled, FailedPrecondition, NotFound
+from lro._core.errors import Cancelled, FailedPrecondition, InvalidArgument, NotFound
 from lro._core.names import validate_name
 from lro._core.statuses import status_of
-from lro._store.base import OperationRecord, update_record
+from lro._resume.channels import Channels, operations_stub, validate_endpoint
+from lro._resume.plan import schedule_resumption, wait_plan, wakeup_store
+from lro._resume.registry import Resumable
+from lro._store.base import OperationRecord, TargetKind, update_record
 from lro._wait import (
     CancellationWatch,
     OperationsService,
@@ -58,6 +61,8 @@ class Operation(Generic[T]):
         self._state_loaded = False
         self._lock = threading.Lock()
         self.callback = callback
+        self._handler_name = ""
+        self._state_type: type[T] | None = None
 
     @property
     def name(self) -> str:
@@ -73,6 +78,25 @@ class Operation(Generic[T]):
     def resume_method(self) -> str:
         """The gRPC method that resumes this operation, if any."""
         return self._record.resume_target
+
+    @property
+    def wait_timed_out(self) -> bool:
+        """True in a handler resumed because its durable wait ran out of time.
+
+        The children it waited for were not all done by the timeout; read them to see
+        which. False on a first run, and after a wait that ended normally.
+        """
+        return self._record.wait_timed_out
+
+    @property
+    def attempts(self) -> int:
+        """Failed handler runs at the current resume point (see ``last_error``)."""
+        return self._record.attempts
+
+    @property
+    def last_error(self) -> str:
+        """The last failure of a handler run, as ``CODE: message``; empty if none."""
+        return self._record.last_error
 
     @property
     def in_dev_mode(self) -> bool:
@@ -172,8 +196,12 @@ class Operation(Generic[T]):
         timeout: Duration = 420,
         poll_frequency: Duration = 3,
         service: OperationsService | Client | None = None,
+        resume_at: str | None = None,
+        child_endpoint: str | None = None,
     ) -> dict[str, operations_pb2.Operation]:
         """Sleep, then block until every child operation is done.
+
+        With ``resume_at`` the wait is durable instead: see ``README``, "Durable waits".
 
         Args:
             sleep: seconds to sleep first.
@@ -186,10 +214,18 @@ class Operation(Generic[T]):
                 between polls.
             service: where the children live: None for this client's store, another
                 ``lro.Client``, or anything with ``GetOperation(request)``.
+            resume_at: make the wait durable: save the state, this resume point and a
+                wake-up in one transaction and return ``{}`` at once; the handler
+                should then return. A worker resumes the operation when the wait is
+                over (or timed out: ``op.wait_timed_out``), with
+                ``op.resume_point == resume_at``.
+            child_endpoint: address (``host:port`` or ``https://host``) of the
+                ``google.longrunning.Operations`` service that has the children, for
+                a wait that must outlive this process (``service`` cannot).
 
         Returns:
-            The finished children by name. A child that failed counts as done; read its
-            ``error``.
+            The finished children by name (``{}`` for a durable wait). A child that
+            failed counts as done; read its ``error``.
 
         Raises:
             WaitDeadlineExceeded: past ``timeout``, naming the children still running.
@@ -199,17 +235,38 @@ class Operation(Generic[T]):
                 out shorter outages).
         """
         every = seconds(poll_frequency, "poll_frequency")
-        with CancellationWatch(self._client.store, self.name, every) as watch:
-            watch.pause(seconds(sleep, "sleep"))
+        sleep_seconds = seconds(sleep, "sleep")
         names = [validate_name(name) for name in children]
+        limit = seconds(timeout, "timeout")
+        if child_endpoint is not None and service is not None:
+            raise InvalidArgument("give service or child_endpoint, not both")
+        if resume_at is not None:
+            if service is not None and service is not self._client:
+                raise InvalidArgument(
+                    "a durable wait (resume_at) cannot keep a service object; "
+                    "give child_endpoint, the address of its Operations service"
+                )
+            self._wait_durably(
+                resume_at,
+                sleep=sleep_seconds,
+                children=names,
+                timeout=limit,
+                poll_frequency=every,
+                child_endpoint=child_endpoint,
+            )
+            return {}
+        with CancellationWatch(self._client.store, self.name, every) as watch:
+            watch.pause(sleep_seconds)
         if not names:
             return {}
-        limit = seconds(timeout, "timeout")
-        try:
-            return self._wait_for_children(names, limit, every, service)
-        except Cancelled:
-            _cancel_children(names, service or self._client)
-            raise
+        with contextlib.closing(Channels()) as channels:
+            if child_endpoint is not None:
+                service = operations_stub(channels.get(validate_endpoint(child_endpoint)))
+            try:
+                return self._wait_for_children(names, limit, every, service)
+            except Cancelled:
+                _cancel_children(names, service or self._client)
+                raise
 
     def _wait_for_children(
         self,
@@ -233,6 +290,55 @@ class Operation(Generic[T]):
             return wait_on_service(
                 service, names, timeout=limit, poll_frequency=every, pause=watch.pause
             )
+
+    def _wait_durably(
+        self,
+        point: str,
+        *,
+        sleep: float,
+        children: list[str],
+        timeout: float,
+        poll_frequency: float,
+        child_endpoint: str | None,
+    ) -> None:
+        if not isinstance(point, str) or not point:
+            raise InvalidArgument("resume_at must be a non-empty string")
+        store = wakeup_store(self._client.store)
+        if children and child_endpoint is None:
+            missing = set(children) - store.get_many(children).keys()
+            if missing:
+                raise NotFound(min(missing))
+        plan = wait_plan(
+            self._resume_target(),
+            sleep=sleep,
+            children=children,
+            timeout=timeout,
+            poll_frequency=poll_frequency,
+            child_endpoint=validate_endpoint(child_endpoint) if child_endpoint else "",
+        )
+        with self._lock:
+            current = self._record
+            state = self._codec.encode(self._state) if self._state_loaded else None  # type: ignore[arg-type]
+        record, wakeup = schedule_resumption(store, current, point, state, plan)
+        with self._lock:
+            if record.version > self._record.version:
+                self._record = record
+        self._client._scheduled(wakeup)
+
+    def _resume_target(self) -> tuple[TargetKind, str, str, str]:
+        """Whom a durable wait resumes: (kind, name, endpoint, pinned_to)."""
+        if self._handler_name:
+            return "handler", self._handler_name, "", ""
+        if self.callback is not None:
+            self._client._callbacks[self.name] = Resumable(self.callback, self._state_type)
+            return "callback", self.name, "", self._client.instance_id
+        if self.resume_method and self._client.resume_host:
+            return "grpc", self.resume_method, validate_endpoint(self._client.resume_host), ""
+        raise FailedPrecondition(
+            f"operation {self.name!r} has nothing to resume it: start it with "
+            "client.start(handler), or give callback=, or resume_method= and the "
+            "client's resume_host"
+        )
 
     def _change(
         self, change: Callable[[OperationRecord], OperationRecord]

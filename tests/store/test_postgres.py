@@ -74,12 +74,17 @@ def test_migrations_build_the_schema_the_code_expects(
         " WHERE n.nspname = %s AND NOT t.tgisinternal",
         store.schema,
     )
-    assert [column for (column,) in columns] == [*EXPECTED_COLUMNS, "collection"]
+    # Migration 0002 adds the listing's collection, 0003 the resumer's columns.
+    base, resumer = EXPECTED_COLUMNS[:11], EXPECTED_COLUMNS[11:]
+    assert [column for (column,) in columns] == [*base, "collection", *resumer]
     assert [number for (number,) in applied] == [n for n, _, _ in load_migrations("postgresql")]
     assert sorted(triggers) == [
+        ("lro_operations_forget_wakeup",),
         ("lro_operations_notify_created_done",),
         ("lro_operations_notify_deleted",),
         ("lro_operations_notify_finished",),
+        ("lro_operations_wake_parents",),
+        ("lro_wakeups_forget_children",),
     ]
 
 

@@ -26,6 +26,9 @@ EXPECTED_COLUMNS = [
     "create_time_us",
     "update_time_us",
     "version",
+    "attempts",
+    "last_error",
+    "wait_timed_out",
 ]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Collection
-from typing import Protocol
+from typing import Literal, Protocol
 
 import google.longrunning.operations_proto_pb2 as operations_pb2
 
@@ -35,6 +35,9 @@ class OperationRecord:
     version: int = 1
     create_time_us: int = 0
     update_time_us: int = 0
+    attempts: int = 0
+    last_error: str = ""
+    wait_timed_out: bool = False
 
     @property
     def name(self) -> str:
@@ -128,3 +131,126 @@ def update_record(
         except StaleVersion:
             record = store.get(record.name)
     raise Aborted(f"operation {current.name!r} changed too often to update; try again")
+
+
+# Durable waits ---------------------------------------------------------------------------
+
+TargetKind = Literal["handler", "grpc", "callback"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class WaitPlan:
+    """A durable wait to record: what to wait for, and whom to resume after it.
+
+    Times are relative; the store turns them into due and deadline times on its own
+    clock, so that workers on several machines agree on them.
+    """
+
+    target_kind: TargetKind
+    target: str
+    sleep_us: int = 0
+    timeout_us: int = 0
+    poll_frequency_us: int = 3_000_000
+    children: tuple[str, ...] = ()
+    child_endpoint: str = ""
+    target_endpoint: str = ""
+    pinned_to: str = ""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Wakeup:
+    """A stored wake-up: the plan made absolute, and its lease.
+
+    ``ready_time_us`` is the end of the sleep; ``due_time_us`` is when a claim may take
+    it (for a wait on running children in this store: the deadline, brought forward to
+    the ready time when the last child finishes).
+
+    ``lease_token`` is new at every claim; a worker may change or remove the row only
+    while the token it got is still the row's (else the lease passed to another).
+    """
+
+    name: str
+    target_kind: TargetKind
+    target: str
+    due_time_us: int
+    deadline_us: int
+    poll_frequency_us: int
+    children: tuple[str, ...] = ()
+    child_endpoint: str = ""
+    target_endpoint: str = ""
+    pinned_to: str = ""
+    schedule_time_us: int = 0
+    ready_time_us: int = 0
+    lease_owner: str = ""
+    lease_token: str = ""
+    lease_expires_us: int = 0
+    claims: int = 0
+
+
+class WakeupStore(Store, Protocol):
+    """The verbs of durable waits, on top of ``Store``.
+
+    A backend must make ``schedule`` atomic with the operation's write, make
+    ``claim_wakeups`` exclusive (no row is claimed by two workers while its lease runs)
+    and run each claim as one statement (one query per poll tick, however many rows
+    wait).
+    """
+
+    def schedule(
+        self, record: OperationRecord, expected_version: int | None, plan: WaitPlan
+    ) -> tuple[OperationRecord, Wakeup]:
+        """Write ``record`` and its wake-up in one transaction.
+
+        ``expected_version`` None inserts the record (AlreadyExists if taken); else the
+        write is a compare-and-set as in ``update``. Any earlier wake-up of the
+        operation is replaced and its lease ended.
+        """
+        ...
+
+    def claim_wakeups(
+        self,
+        owner: str,
+        *,
+        lease_us: int,
+        limit: int,
+        handlers: Collection[str],
+        pinned_to: str,
+    ) -> list[Wakeup]:
+        """Lease up to ``limit`` wake-ups that are ready, earliest due first.
+
+        Ready: due, not leased (or lease expired), and either every child in this
+        store is done, or the deadline passed, or the children live behind an
+        endpoint (the worker polls those). Handler wake-ups only for ``handlers``;
+        pinned ones only for ``pinned_to``.
+        """
+        ...
+
+    def renew_wakeups(self, tokens: Collection[str], lease_us: int) -> set[str]:
+        """Extend the leases still held; returns the tokens that were."""
+        ...
+
+    def postpone_wakeup(self, wakeup: Wakeup, delay_us: int) -> bool:
+        """Release the lease and make the wake-up due again after ``delay_us``."""
+        ...
+
+    def record_failure(
+        self, wakeup: Wakeup, error: str, retry_delay_us: int | None
+    ) -> OperationRecord | None:
+        """Count a failed handler run on the operation (attempts, last error).
+
+        With ``retry_delay_us`` the wake-up is postponed by it (lease released); with
+        None the lease is kept. None if the lease was lost.
+        """
+        ...
+
+    def finish_wakeup(self, wakeup: Wakeup) -> bool:
+        """Remove the wake-up if this lease still holds it."""
+        ...
+
+    def release_wakeups(self, tokens: Collection[str]) -> int:
+        """End the leases of ``tokens`` so that other workers may claim them now."""
+        ...
+
+    def get_wakeup(self, name: str) -> Wakeup | None:
+        """The wake-up of operation ``name``, if one is pending."""
+        ...

@@ -43,6 +43,7 @@ from lro._store.postgres_settings import (
     check_settings,
     redact,
 )
+from lro._store.postgres_wakeups import PostgresWakeups
 from lro._store.queries import load_migrations, load_queries
 
 _QUERIES = load_queries("postgresql")
@@ -74,7 +75,7 @@ _LISTENER_KEEPALIVES: dict[str, Any] = {
 _UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "53", "57P", "58")
 
 
-class PostgresStore:
+class PostgresStore(PostgresWakeups):
     """Operations in a PostgreSQL database, shared by any number of processes.
 
     Args:
@@ -267,6 +268,12 @@ class PostgresStore:
         self._listener.close()
         self._pool.close()
 
+    def _row_values(self, record: OperationRecord) -> dict[str, object]:
+        return row_values(record)
+
+    def _record_from_row(self, row: DictRow) -> OperationRecord:
+        return _record_from_row(row)
+
     def __repr__(self) -> str:
         return f"PostgresStore({self.description!r})"
 
@@ -368,6 +375,9 @@ def row_values(record: OperationRecord) -> dict[str, object]:
         "create_time_us": record.create_time_us,
         "update_time_us": record.update_time_us,
         "version": record.version,
+        "attempts": record.attempts,
+        "last_error": record.last_error,
+        "wait_timed_out": record.wait_timed_out,
     }
 
 
@@ -381,4 +391,7 @@ def _record_from_row(row: DictRow) -> OperationRecord:
         version=int(row["version"]),
         create_time_us=int(row["create_time_us"]),
         update_time_us=int(row["update_time_us"]),
+        attempts=int(row["attempts"]),
+        last_error=str(row["last_error"]),
+        wait_timed_out=bool(row["wait_timed_out"]),
     )

@@ -8,9 +8,9 @@ from importlib import resources
 _NAME_LINE = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
 
 
-def load_queries(backend: str) -> dict[str, str]:
-    """The named queries of ``backend`` from ``sql/{backend}/queries.sql``."""
-    text = resources.files("lro._store").joinpath("sql", backend, "queries.sql").read_text()
+def load_queries(backend: str, file_name: str = "queries.sql") -> dict[str, str]:
+    """The named queries of ``backend`` from ``sql/{backend}/{file_name}``."""
+    text = resources.files("lro._store").joinpath("sql", backend, file_name).read_text()
     parts = _NAME_LINE.split(text)
     return {name: body.strip() for name, body in zip(parts[1::2], parts[2::2], strict=True)}
 

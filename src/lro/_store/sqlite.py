@@ -19,6 +19,7 @@ from lro._core.listing import ListQuery
 from lro._store.base import OperationRecord, StaleVersion, now_us
 from lro._store.notify import ChangeHub
 from lro._store.queries import load_migrations, load_queries
+from lro._store.sqlite_wakeups import SqliteWakeups
 from lro._store.sqlite_watch import DEFAULT_CHANGE_POLL_INTERVAL, DataVersionWatcher
 
 SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
@@ -57,7 +58,7 @@ def _mapped_errors(path: Path) -> Iterator[None]:
         raise
 
 
-class SqliteStore:
+class SqliteStore(SqliteWakeups):
     """Operations in a SQLite file, in WAL mode, every update a compare-and-set.
 
     Changes made by other processes (or other stores on the same file) wake this
@@ -193,6 +194,12 @@ class SqliteStore:
             raise NotFound(name)
         self.changes.publish(name)
 
+    def _row_values(self, record: OperationRecord) -> dict[str, object]:
+        return _row_values(record)
+
+    def _record_from_row(self, row: sqlite3.Row) -> OperationRecord:
+        return _record_from_row(row)
+
     def list_page(self, query: ListQuery) -> list[OperationRecord]:
         """One keyset page of ``query``, in (create time, name) order."""
         compiled = compile_filter(query.filter, SQLITE_DIALECT)
@@ -237,7 +244,18 @@ class SqliteStore:
 
 
 def _statements(sql: str) -> list[str]:
-    return [statement.strip() for statement in sql.split(";") if statement.strip()]
+    """The statements of a migration, split at semicolons that end one (a trigger's
+    body has semicolons inside it)."""
+    statements, pending = [], ""
+    for piece in sql.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                statements.append(pending.strip())
+            pending = ""
+    if pending.strip(" \n;"):
+        statements.append(pending.strip())
+    return statements
 
 
 def _row_values(record: OperationRecord) -> dict[str, object]:
@@ -253,6 +271,9 @@ def _row_values(record: OperationRecord) -> dict[str, object]:
         "create_time_us": record.create_time_us,
         "update_time_us": record.update_time_us,
         "version": record.version,
+        "attempts": record.attempts,
+        "last_error": record.last_error,
+        "wait_timed_out": int(record.wait_timed_out),
     }
 
 
@@ -267,4 +288,7 @@ def _record_from_row(row: sqlite3.Row) -> OperationRecord:
         version=int(row["version"]),
         create_time_us=int(row["create_time_us"]),
         update_time_us=int(row["update_time_us"]),
+        attempts=int(row["attempts"]),
+        last_error=str(row["last_error"]),
+        wait_timed_out=bool(row["wait_timed_out"]),
     )

@@ -12,6 +12,7 @@ from lro._client import Client
 from lro._core.errors import Error
 from lro._store.urls import DATABASE_URL_ENV, default_url
 from lro.cli._demo import run_demo
+from lro.cli._worker import add_worker_command, run_worker
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -27,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
         )
         if name == "wait":
             command.add_argument("--timeout", type=float, default=None, help="seconds")
+    add_worker_command(commands)
     serve = commands.add_parser("serve", help="serve google.longrunning.Operations")
     serve.add_argument(
         "--db", default=None, help=f"store URL (default ${DATABASE_URL_ENV} or lro.db)"
@@ -43,6 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "demo":
             return run_demo(args.db)
+        if args.command == "worker":
+            return run_worker(args)
         if args.command == "serve":
             from lro.cli._serve import run_serve
 

@@ -27,23 +27,24 @@ WHERE c.oid = 'lro_operations'::regclass
 -- name: insert_operation
 INSERT INTO lro_operations (
     name, operation, done, error_code, metadata_type, state, resume_point,
-    resume_target, create_time_us, update_time_us, version
+    resume_target, create_time_us, update_time_us, version, attempts, last_error,
+    wait_timed_out
 ) VALUES (
     %(name)s, %(operation)s, %(done)s, %(error_code)s, %(metadata_type)s, %(state)s,
     %(resume_point)s, %(resume_target)s, %(create_time_us)s, %(update_time_us)s,
-    %(version)s
+    %(version)s, %(attempts)s, %(last_error)s, %(wait_timed_out)s
 )
 ON CONFLICT (name) DO NOTHING
 
 -- name: get_operation
 SELECT name, operation, state, resume_point, resume_target, create_time_us,
-       update_time_us, version
+       update_time_us, version, attempts, last_error, wait_timed_out
 FROM lro_operations
 WHERE name = %(name)s
 
 -- name: get_operations
 SELECT name, operation, state, resume_point, resume_target, create_time_us,
-       update_time_us, version
+       update_time_us, version, attempts, last_error, wait_timed_out
 FROM lro_operations
 WHERE name = ANY(%(names)s)
 
@@ -57,7 +58,10 @@ SET operation = %(operation)s,
     resume_point = %(resume_point)s,
     resume_target = %(resume_target)s,
     update_time_us = %(update_time_us)s,
-    version = %(version)s
+    version = %(version)s,
+    attempts = %(attempts)s,
+    last_error = %(last_error)s,
+    wait_timed_out = %(wait_timed_out)s
 WHERE name = %(name)s AND version = %(expected_version)s
 
 -- name: operation_exists
@@ -69,7 +73,7 @@ DELETE FROM lro_operations WHERE name = %(name)s
 -- name: list_operations
 -- One keyset page; /*filter*/ becomes the compiled filter (parameters only).
 SELECT name, operation, state, resume_point, resume_target, create_time_us,
-       update_time_us, version
+       update_time_us, version, attempts, last_error, wait_timed_out
 FROM lro_operations
 WHERE collection = %(collection)s
   AND (create_time_us, name) > (%(after_time_us)s, %(after_name)s)

@@ -1,0 +1,85 @@
+"""Turning ``op.wait(..., resume_at=...)`` and ``client.start`` into wake-up records."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from lro._core.errors import Aborted, FailedPrecondition, InvalidArgument, OperationAlreadyDone
+from lro._store.base import (
+    MAX_UPDATE_ATTEMPTS,
+    OperationRecord,
+    StaleVersion,
+    Store,
+    TargetKind,
+    WaitPlan,
+    Wakeup,
+    WakeupStore,
+)
+
+WAKEUP_VERBS = ("schedule", "claim_wakeups", "finish_wakeup", "get_wakeup")
+
+
+def wakeup_store(store: Store) -> WakeupStore:
+    """``store`` if its backend keeps wake-ups, else FailedPrecondition."""
+    if all(callable(getattr(store, verb, None)) for verb in WAKEUP_VERBS):
+        return store  # type: ignore[return-value]
+    raise FailedPrecondition(
+        f"{type(store).__name__} cannot keep durable waits (resume_at); "
+        "use a store with wake-ups, such as SQLite"
+    )
+
+
+def micros(value: float) -> int:
+    """Seconds as whole microseconds."""
+    return round(value * 1_000_000)
+
+
+def wait_plan(
+    target: tuple[TargetKind, str, str, str],
+    *,
+    sleep: float,
+    children: Sequence[str],
+    timeout: float,
+    poll_frequency: float,
+    child_endpoint: str,
+) -> WaitPlan:
+    """The record of a durable wait; ``target`` is (kind, name, endpoint, pinned_to)."""
+    kind, name, endpoint, pinned_to = target
+    if child_endpoint and not children:
+        raise InvalidArgument("child_endpoint needs children to wait for")
+    return WaitPlan(
+        target_kind=kind,
+        target=name,
+        target_endpoint=endpoint,
+        pinned_to=pinned_to,
+        sleep_us=micros(sleep),
+        timeout_us=micros(timeout) if children else 0,
+        poll_frequency_us=micros(poll_frequency),
+        children=tuple(children),
+        child_endpoint=child_endpoint,
+    )
+
+
+def schedule_resumption(
+    store: WakeupStore, current: OperationRecord, point: str, state: bytes | None, plan: WaitPlan
+) -> tuple[OperationRecord, Wakeup]:
+    """Save ``state``, resume point ``point`` and the wake-up in one transaction.
+
+    ``state`` None keeps the stored state. Retries a lost compare-and-set on the
+    latest record; a done operation refuses.
+    """
+    record = current
+    for _ in range(MAX_UPDATE_ATTEMPTS):
+        if record.done:
+            raise OperationAlreadyDone(record.name)
+        changed = record.replace(
+            resume_point=point,
+            state=state if state is not None else record.state,
+            attempts=0,
+            wait_timed_out=False,
+        )
+        try:
+            return store.schedule(changed, record.version, plan)
+        except StaleVersion:
+            record = store.get(record.name)
+    raise Aborted(f"operation {current.name!r} changed too often to schedule its wait")

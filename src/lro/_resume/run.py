@@ -1,0 +1,173 @@
+"""Resuming one claimed wake-up: check its wait, call its target, record the outcome."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+from typing import TYPE_CHECKING, Any
+
+from google.rpc import code_pb2
+
+from lro._core import backoff, transitions
+from lro._core.errors import FailedPrecondition, NotFound, OperationAlreadyDone
+from lro._core.statuses import status_of
+from lro._resume.channels import Channels
+from lro._store.base import OperationRecord, Wakeup, WakeupStore, now_us, update_record
+
+if TYPE_CHECKING:
+    from lro._client import Client
+    from lro._operation import Operation
+
+logger = logging.getLogger("lro.worker")
+FIRST_POLL_DELAY = 0.05
+TRANSIENT_CODES = {code_pb2.UNAVAILABLE, code_pb2.DEADLINE_EXCEEDED, code_pb2.RESOURCE_EXHAUSTED}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RunSettings:
+    """How a worker runs a resumption."""
+
+    max_attempts: int = 5
+    retry_delay: float = 1.0
+    max_retry_delay: float = 60.0
+    call_timeout: float = 60.0
+
+
+class Resumption:
+    """One claimed wake-up of ``client``'s store, run to its end."""
+
+    def __init__(
+        self, client: Client, store: WakeupStore, channels: Channels, settings: RunSettings
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.channels = channels
+        self.settings = settings
+
+    def run(self, wakeup: Wakeup) -> None:
+        """Resume the operation of ``wakeup`` if its wait is over, else postpone it."""
+        try:
+            record = self.store.get(wakeup.name)
+        except NotFound:
+            self.store.finish_wakeup(wakeup)
+            return
+        if record.done:
+            self.store.finish_wakeup(wakeup)
+            return
+        try:
+            timed_out = self._wait_outcome(wakeup)
+        except Exception as exc:  # a child endpoint failed for good
+            self._fail(wakeup, exc)
+            return
+        if timed_out is None:
+            return
+        if timed_out:
+            record = update_record(self.store, record, lambda r: r.replace(wait_timed_out=True))
+        try:
+            op = self._call_target(wakeup, record)
+        except Exception as exc:
+            self._fail(wakeup, exc)
+            return
+        if op is not None and op._record.done:  # finishing removed the wake-up
+            if wakeup.target_kind == "callback":
+                self.client._callbacks.pop(wakeup.name, None)
+            return
+        if self.store.finish_wakeup(wakeup) and op is not None:
+            logger.warning(
+                "the %s %r returned without finishing %s or waiting again; it stays running",
+                wakeup.target_kind,
+                wakeup.target,
+                wakeup.name,
+            )
+
+    def _wait_outcome(self, wakeup: Wakeup) -> bool | None:
+        """False if every child is done, True if the deadline passed first, None if
+        the wait goes on (the wake-up was postponed)."""
+        if not wakeup.children:
+            return False
+        if wakeup.child_endpoint:
+            pending = self._pending_at_endpoint(wakeup)
+        else:
+            records = self.store.get_many(wakeup.children)
+            pending = {
+                name for name in wakeup.children if name not in records or not records[name].done
+            }
+        if not pending:
+            return False
+        time_us = now_us()
+        if time_us >= wakeup.deadline_us:
+            return True
+        elapsed = (time_us - (wakeup.ready_time_us or wakeup.schedule_time_us)) / 1e6
+        delay = backoff.poll_delay(
+            elapsed,
+            FIRST_POLL_DELAY,
+            max(wakeup.poll_frequency_us / 1e6, FIRST_POLL_DELAY),
+            (wakeup.deadline_us - time_us) / 1e6,
+        )
+        self.store.postpone_wakeup(wakeup, round(delay * 1e6))
+        return None
+
+    def _pending_at_endpoint(self, wakeup: Wakeup) -> set[str]:
+        try:
+            found = self.channels.get_operations(
+                wakeup.child_endpoint, wakeup.children, self.settings.call_timeout
+            )
+        except Exception as exc:
+            if status_of(exc).code in TRANSIENT_CODES:
+                logger.info("children of %s: %s; polling again", wakeup.name, exc)
+                return set(wakeup.children)
+            raise
+        return {name for name, operation in found.items() if not operation.done}
+
+    def _call_target(self, wakeup: Wakeup, record: OperationRecord) -> Operation[Any] | None:
+        """Resume the operation; returns the handle a handler or callback used."""
+        if wakeup.target_kind == "grpc":
+            self.channels.call_method(
+                wakeup.target_endpoint, wakeup.target, wakeup.name, self.settings.call_timeout
+            )
+            return None
+        registry = self.client._handlers if wakeup.target_kind == "handler" else None
+        key = wakeup.target if registry is not None else wakeup.name
+        resumable = (registry if registry is not None else self.client._callbacks).get(key)
+        if resumable is None:
+            raise FailedPrecondition(f"no {wakeup.target_kind} {key!r} in this process")
+        op = self.client._operation_for(
+            record,
+            resumable.state_type,
+            handler_name=wakeup.target if registry is not None else "",
+            callback=resumable.function if registry is None else None,
+        )
+        resumable.function(op)
+        return op
+
+    def _fail(self, wakeup: Wakeup, exc: Exception) -> None:
+        """Count a failed run; retry later, or end the operation with the error.
+
+        A resume host that cannot be reached (UNAVAILABLE) is retried without end,
+        backing off to ``max_retry_delay``: a deploy or a restart must not fail the
+        operations that wait for it. ``attempts`` and ``last_error`` show it meanwhile.
+        """
+        current = self.store.get(wakeup.name)
+        if current.done:  # e.g. another run finished it: nothing failed
+            self.store.finish_wakeup(wakeup)
+            return
+        status = status_of(exc)
+        message = f"{code_pb2.Code.Name(status.code)}: {status.message}"
+        attempt = current.attempts + 1
+        unreachable = wakeup.target_kind == "grpc" and status.code == code_pb2.UNAVAILABLE
+        final = attempt >= self.settings.max_attempts and not unreachable
+        logger.warning("operation %s attempt %d failed: %s", wakeup.name, attempt, message)
+        delay = backoff.retry_delay(
+            attempt, self.settings.retry_delay, self.settings.max_retry_delay
+        )
+        counted = self.store.record_failure(wakeup, message, None if final else round(delay * 1e6))
+        if counted is None or not final:
+            return
+        with contextlib.suppress(OperationAlreadyDone):
+            update_record(
+                self.store,
+                counted,
+                lambda r: r.replace(operation=transitions.fail(r.operation, status)),
+            )
+        self.store.finish_wakeup(wakeup)

@@ -1,0 +1,209 @@
+"""The embedded resumer: worker threads that claim due wake-ups under a lease."""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+from lro._core.errors import InvalidArgument
+from lro._resume.channels import Channels
+from lro._resume.plan import micros, wakeup_store
+from lro._resume.run import Resumption, RunSettings
+from lro._store.base import Wakeup, now_us
+from lro._store.notify import EVERYTHING
+
+if TYPE_CHECKING:
+    from lro._client import Client
+
+logger = logging.getLogger("lro.worker")
+ERROR_PAUSE = 0.5
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    """How a worker claims and runs resumptions.
+
+    Args:
+        threads: handlers run at once.
+        lease: seconds a claim lasts; renewed every third of it while the handler runs.
+            A worker that dies loses its claims when their leases end.
+        poll_interval: the longest pause between two claims (one query each). Changes
+            made in this process, and waits scheduled here, wake the worker sooner.
+        max_attempts: handler runs before the operation ends with the handler's error.
+        retry_delay: pause after the first failed run; doubles up to max_retry_delay.
+        max_retry_delay: the longest pause between runs.
+        call_timeout: seconds for a resume call over gRPC and for each GetOperation of
+            a child behind an endpoint.
+        shutdown_grace: seconds ``stop`` waits for running handlers before releasing
+            their leases.
+    """
+
+    threads: int = 4
+    lease: float = 30.0
+    poll_interval: float = 0.5
+    max_attempts: int = 5
+    retry_delay: float = 1.0
+    max_retry_delay: float = 60.0
+    call_timeout: float = 60.0
+    shutdown_grace: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.threads < 1 or self.max_attempts < 1:
+            raise InvalidArgument("threads and max_attempts must be at least 1")
+        if min(self.lease, self.poll_interval) <= 0:
+            raise InvalidArgument("lease and poll_interval must be positive")
+
+    def run_settings(self) -> RunSettings:
+        """The part that each resumption uses."""
+        return RunSettings(
+            self.max_attempts, self.retry_delay, self.max_retry_delay, self.call_timeout
+        )
+
+
+class Worker:
+    """Claims ready wake-ups of one client's store and resumes them in threads."""
+
+    def __init__(self, client: Client, settings: WorkerSettings | None = None) -> None:
+        self.settings = settings or WorkerSettings()
+        self.client = client
+        self.store = wakeup_store(client.store)
+        self.owner = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
+        self._channels = Channels()
+        self._resumption = Resumption(
+            client, self.store, self._channels, self.settings.run_settings()
+        )
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._hints: list[int] = []
+        self._running: dict[str, Wakeup] = {}
+        self._executor = ThreadPoolExecutor(self.settings.threads, thread_name_prefix="lro-worker")
+        self._subscription = self.store.changes.subscribe([EVERYTHING], self._on_change)
+        self._thread = threading.Thread(target=self._loop, name="lro-claimer", daemon=True)
+        self._wake.set()
+        self._thread.start()
+
+    def hint(self, due_time_us: int) -> None:
+        """Tell the worker that a wake-up is due at ``due_time_us`` (store clock)."""
+        with self._lock:
+            heapq.heappush(self._hints, due_time_us)
+        self._wake.set()
+
+    def _on_change(self, name: str) -> None:
+        # A change may complete a child someone waits for; changes of the operations
+        # this worker is running are its own writes.
+        with self._lock:
+            if any(w.name == name for w in self._running.values()):
+                return
+        self._wake.set()
+
+    def _loop(self) -> None:
+        next_renewal = time.monotonic() + self.settings.lease / 3
+        while not self._stopping.is_set():
+            self._wake.wait(self._pause(next_renewal))
+            self._wake.clear()
+            if self._stopping.is_set():
+                break
+            try:
+                if time.monotonic() >= next_renewal:
+                    self._renew()
+                    next_renewal = time.monotonic() + self.settings.lease / 3
+                self._claim()
+            except Exception:
+                logger.exception("worker %s: claim or renewal failed", self.owner)
+                self._stopping.wait(ERROR_PAUSE)
+
+    def _pause(self, next_renewal: float) -> float:
+        pause = min(self.settings.poll_interval, max(0.0, next_renewal - time.monotonic()))
+        with self._lock:
+            if self._hints:
+                pause = min(pause, max(0.0, (self._hints[0] - now_us()) / 1e6))
+        return pause
+
+    def _claim(self) -> None:
+        with self._lock:
+            free = self.settings.threads - len(self._running)
+        if free <= 0:
+            return
+        started_us = now_us()
+        claimed = self.store.claim_wakeups(
+            self.owner,
+            lease_us=micros(self.settings.lease),
+            limit=free,
+            handlers=list(self.client._handlers),
+            pinned_to=self.client.instance_id,
+        )
+        with self._lock:
+            while self._hints and self._hints[0] <= started_us:
+                heapq.heappop(self._hints)
+            for wakeup in claimed:
+                self._running[wakeup.lease_token] = wakeup
+        for wakeup in claimed:
+            self._executor.submit(self._run, wakeup)
+
+    def _run(self, wakeup: Wakeup) -> None:
+        try:
+            self._resumption.run(wakeup)
+        except Exception:
+            logger.exception("worker %s: resuming %s failed", self.owner, wakeup.name)
+        finally:
+            with self._lock:
+                self._running.pop(wakeup.lease_token, None)
+            self._wake.set()
+
+    def _renew(self) -> None:
+        with self._lock:
+            tokens = list(self._running)
+        held = self.store.renew_wakeups(tokens, micros(self.settings.lease))
+        with self._lock:
+            ended = [self._running[t].name for t in set(tokens) - held if t in self._running]
+        for name in ended:  # finished by its handler just now, or the lease ran out
+            logger.info("worker %s: the lease on %s ended", self.owner, name)
+
+    def stop(self, grace: float | None = None) -> None:
+        """Stop claiming; let running handlers finish for up to ``grace`` seconds
+        (default ``shutdown_grace``), then release the leases still held."""
+        self._subscription.cancel()
+        self._stopping.set()
+        self._wake.set()
+        self._thread.join()
+        deadline = time.monotonic() + (self.settings.shutdown_grace if grace is None else grace)
+        next_renewal = time.monotonic()
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._running:
+                    break
+            if time.monotonic() >= next_renewal:
+                self._renew_quietly()
+                next_renewal = time.monotonic() + self.settings.lease / 3
+            self._wake.wait(min(0.05, max(0.0, deadline - time.monotonic())))
+            self._wake.clear()
+        with self._lock:
+            tokens = list(self._running)
+        if tokens:
+            self.store.release_wakeups(tokens)
+        self._executor.shutdown(wait=False)
+        self._channels.close()
+
+    def _renew_quietly(self) -> None:
+        try:
+            self._renew()
+        except Exception:
+            logger.exception("worker %s: renewal failed while stopping", self.owner)
+
+    @property
+    def running(self) -> int:
+        """How many resumptions run now."""
+        with self._lock:
+            return len(self._running)
+
+    def __repr__(self) -> str:
+        return f"Worker({self.owner!r}, {self.settings})"

@@ -1,0 +1,110 @@
+-- The wake-up verbs on PostgreSQL (see lro._store.base.WakeupStore). Times come from
+-- the database's clock, so that workers on several machines agree on them.
+
+-- name: now_us
+SELECT (extract(epoch FROM statement_timestamp()) * 1000000)::BIGINT AS now_us
+
+-- name: lock_running_children
+-- Run in schedule's transaction, before the wake-up is written. FOR SHARE waits for a
+-- child that is being finished, and makes a child finished later wait for this
+-- transaction, so that its trigger sees the wake-up: no finish is missed.
+SELECT count(*) FILTER (WHERE NOT done) AS running
+FROM (
+    SELECT done FROM lro_operations WHERE name = ANY(%(children)s) FOR SHARE
+) AS children
+
+-- name: upsert_wakeup
+INSERT INTO lro_wakeups (
+    name, due_time_us, ready_time_us, deadline_us, children, child_endpoint,
+    poll_frequency_us, target_kind, target, target_endpoint, pinned_to, schedule_time_us
+) VALUES (
+    %(name)s, %(due_time_us)s, %(ready_time_us)s, %(deadline_us)s, %(children)s,
+    %(child_endpoint)s, %(poll_frequency_us)s, %(target_kind)s, %(target)s,
+    %(target_endpoint)s, %(pinned_to)s, %(schedule_time_us)s
+)
+ON CONFLICT (name) DO UPDATE SET
+    due_time_us = excluded.due_time_us,
+    ready_time_us = excluded.ready_time_us,
+    deadline_us = excluded.deadline_us,
+    children = excluded.children,
+    child_endpoint = excluded.child_endpoint,
+    poll_frequency_us = excluded.poll_frequency_us,
+    target_kind = excluded.target_kind,
+    target = excluded.target,
+    target_endpoint = excluded.target_endpoint,
+    pinned_to = excluded.pinned_to,
+    schedule_time_us = excluded.schedule_time_us,
+    lease_owner = '',
+    lease_token = '',
+    lease_expires_us = 0
+RETURNING *
+
+-- name: forget_children
+DELETE FROM lro_wakeup_children WHERE parent = %(name)s
+
+-- name: remember_children
+INSERT INTO lro_wakeup_children (child, parent)
+SELECT DISTINCT unnest(%(children)s::TEXT[]), %(name)s
+ON CONFLICT DO NOTHING
+
+-- name: claim_wakeups
+-- One statement: leases the due rows nobody holds, skipping rows that another worker
+-- is claiming at this moment. statement_timestamp() is stable within the statement, so
+-- the due-time condition is an index range: the rows read are the due ones.
+UPDATE lro_wakeups AS w
+SET lease_owner = %(owner)s,
+    lease_token = replace(gen_random_uuid()::TEXT, '-', ''),
+    lease_expires_us = (extract(epoch FROM statement_timestamp()) * 1000000)::BIGINT
+        + %(lease_us)s,
+    claims = w.claims + 1
+WHERE w.name IN (
+    SELECT ready.name
+    FROM lro_wakeups AS ready
+    WHERE ready.due_time_us <= (extract(epoch FROM statement_timestamp()) * 1000000)::BIGINT
+      AND ready.lease_expires_us
+          <= (extract(epoch FROM statement_timestamp()) * 1000000)::BIGINT
+      AND (ready.pinned_to = '' OR ready.pinned_to = %(pinned_to)s)
+      AND (ready.target_kind <> 'handler' OR ready.target = ANY(%(handlers)s))
+    ORDER BY ready.due_time_us
+    LIMIT %(limit)s
+    FOR UPDATE OF ready SKIP LOCKED
+)
+RETURNING w.*
+
+-- name: renew_wakeups
+UPDATE lro_wakeups
+SET lease_expires_us = (extract(epoch FROM statement_timestamp()) * 1000000)::BIGINT
+    + %(lease_us)s
+WHERE lease_token = ANY(%(tokens)s)
+RETURNING lease_token
+
+-- name: postpone_wakeup
+UPDATE lro_wakeups
+SET due_time_us = (extract(epoch FROM statement_timestamp()) * 1000000)::BIGINT
+        + %(delay_us)s,
+    lease_owner = '',
+    lease_token = '',
+    lease_expires_us = 0
+WHERE name = %(name)s AND lease_token = %(lease_token)s
+
+-- name: count_failure
+UPDATE lro_operations
+SET attempts = attempts + 1,
+    last_error = %(last_error)s,
+    version = version + 1,
+    update_time_us = (extract(epoch FROM statement_timestamp()) * 1000000)::BIGINT
+WHERE name = %(name)s
+  AND EXISTS (
+      SELECT 1 FROM lro_wakeups WHERE name = %(name)s AND lease_token = %(lease_token)s
+  )
+
+-- name: finish_wakeup
+DELETE FROM lro_wakeups WHERE name = %(name)s AND lease_token = %(lease_token)s
+
+-- name: release_wakeups
+UPDATE lro_wakeups
+SET lease_owner = '', lease_token = '', lease_expires_us = 0
+WHERE lease_token = ANY(%(tokens)s)
+
+-- name: get_wakeup
+SELECT * FROM lro_wakeups WHERE name = %(name)s

@@ -1,0 +1,178 @@
+"""Worker processes (``lro worker``), on each backend: a SIGKILL loses nothing, and
+several processes share the work without running one operation twice at once."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import IO
+
+from google.protobuf import struct_pb2
+
+import lro
+from tests.durable.conftest import eventually
+from tests.durable.ledger import LEDGER_ENV, ledger
+
+REPO = Path(__file__).resolve().parents[2]
+APP = "tests.durable.process_app:client"
+THREADS = 4
+
+
+class WorkerProcess:
+    """An ``lro worker`` subprocess, started and ready."""
+
+    def __init__(self, url: str, ledger_path: Path, log: Path, lease: float) -> None:
+        self._log: IO[str] = log.open("a")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "lro.cli",
+                "worker",
+                "--db",
+                url,
+                "--app",
+                APP,
+                "--threads",
+                str(THREADS),
+                "--lease",
+                str(lease),
+                "--poll-interval",
+                "0.05",
+            ],
+            cwd=REPO,
+            env={**os.environ, LEDGER_ENV: str(ledger_path), "PYTHONPATH": str(REPO)},
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        banner = self.process.stdout.readline()
+        assert banner.startswith("lro worker"), log.read_text()
+        assert "handlers: waiter" in banner
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        """Send ``sig``, wait for the exit, return the status."""
+        self.process.send_signal(sig)
+        status = self.process.wait(timeout=60)
+        assert self.process.stdout is not None
+        self.process.stdout.close()
+        self._log.close()
+        return status
+
+
+def _ledger_rows(path: Path, table: str) -> list[tuple[str, str, int]]:
+    with contextlib.closing(ledger(str(path))) as connection:
+        return list(connection.execute(f"SELECT name, token, pid FROM {table}"))
+
+
+def _all_done(client: lro.Client, names: list[str]) -> bool:
+    return all(r.done for r in client.store.get_many(names).values())
+
+
+def _finish_later(children: list[lro.Operation[object]], gap: float) -> threading.Thread:
+    def finish() -> None:
+        for child in children:
+            time.sleep(gap)
+            child.done()
+
+    thread = threading.Thread(target=finish)
+    thread.start()
+    return thread
+
+
+def test_a_worker_killed_midway_loses_nothing_and_finishes_nothing_twice(
+    store_url: str, tmp_path: Path
+) -> None:
+    url, ledger_path = store_url, tmp_path / "ledger.db"
+    producer = lro.Client(url, worker=False)
+    ledger(str(ledger_path)).close()
+    first = WorkerProcess(url, ledger_path, tmp_path / "worker.log", lease=1.0)
+    children = [producer.new_operation() for _ in range(100)]
+    ops = [producer.start("waiter", {"sleep": 0.3 + i * 0.02, "work": 0.05}) for i in range(100)]
+    ops += [producer.start("waiter", {"child": c.name, "work": 0.05}) for c in children]
+    names = [op.name for op in ops]
+    finisher = _finish_later(children, 0.02)
+
+    assert eventually(lambda: len(_ledger_rows(ledger_path, "completions")) >= 60, 60)
+    assert first.stop(signal.SIGKILL) == -signal.SIGKILL
+    completed_before_kill = len(_ledger_rows(ledger_path, "completions"))
+    assert completed_before_kill < 200, "the kill came too late to test anything"
+    second = WorkerProcess(url, ledger_path, tmp_path / "worker.log", lease=1.0)
+    finisher.join()
+    assert eventually(lambda: _all_done(producer, names), 90), "operations were lost"
+    assert second.stop() == 0
+
+    records = producer.store.get_many(names)
+    runs, completions = (_ledger_rows(ledger_path, t) for t in ("runs", "completions"))
+    run_tokens = {(name, token) for name, token, _ in runs}
+    for name in names:
+        operation = records[name].operation
+        assert not operation.HasField("error"), operation.error
+        response = struct_pb2.Struct()
+        lro.unmarshal_operation(operation, response)
+        # The run that finished the operation is one the ledger saw.
+        assert (name, response["token"]) in run_tokens
+    finished = Counter(name for name, _, _ in completions)
+    assert max(finished.values()) == 1  # no operation completed twice
+    # Only the few in flight at the kill may have run twice or lost their ledger line.
+    assert len(set(names) - finished.keys()) <= THREADS
+    assert sum(n > 1 for n in Counter(name for name, _, _ in runs).values()) <= THREADS
+    pids = Counter(pid for _, _, pid in completions)
+    assert len(pids) == 2, pids  # both workers finished some
+    producer.close()
+
+
+def test_three_worker_processes_never_run_one_operation_twice(
+    store_url: str, tmp_path: Path
+) -> None:
+    url, ledger_path = store_url, tmp_path / "ledger.db"
+    producer = lro.Client(url, worker=False)
+    ledger(str(ledger_path)).close()
+    workers = [
+        WorkerProcess(url, ledger_path, tmp_path / "worker.log", lease=10.0) for _ in range(3)
+    ]
+    # Many wake-ups due at the same moments, so that the workers compete for them.
+    ops = [
+        producer.start("waiter", {"sleep": 0.5 + (i % 10) * 0.1, "work": 0.01}) for i in range(300)
+    ]
+    names = [op.name for op in ops]
+    assert eventually(lambda: _all_done(producer, names), 90)
+    assert [worker.stop() for worker in workers] == [0, 0, 0]
+
+    runs = _ledger_rows(ledger_path, "runs")
+    per_operation = Counter(name for name, _, _ in runs)
+    assert sorted(per_operation) == sorted(names)
+    assert set(per_operation.values()) == {1}  # each resumed exactly once
+    assert len({pid for _, _, pid in runs}) >= 2, "the work was not shared"
+    assert all(r.attempts == 0 for r in producer.store.get_many(names).values())
+    producer.close()
+
+
+def test_the_worker_command_explains_a_bad_app(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lro.cli",
+            "worker",
+            "--db",
+            f"sqlite:///{tmp_path}/x.db",
+            "--app",
+            "tests.durable.no_such_module:client",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "cannot import 'tests.durable.no_such_module'" in result.stderr
