@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
+import random
 import secrets
 import threading
+import time
 from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
@@ -32,6 +35,7 @@ from lro._store.spanner_watch import DEFAULT_CHANGE_POLL_INTERVAL, VersionPoller
 
 _QUERIES = load_queries("spanner")
 PAGE_TOKEN_KEY_SETTING = "page_token_key"  # noqa: S105 (a setting name, not a secret)
+MAX_ABORTED_RETRIES = 50
 _UNAVAILABLE = (
     api_exceptions.ServiceUnavailable,
     api_exceptions.DeadlineExceeded,
@@ -193,8 +197,21 @@ class SpannerStore(SpannerWakeups):
         self.changes.publish(name)
 
     def _run_in_transaction(self, work: Callable[[Any], object]) -> Any:
-        with _mapped_errors(self._where), self._transaction_lock:
-            return self._database.run_in_transaction(work)
+        """Run ``work`` in a read-write transaction, retried while Spanner aborts it.
+
+        The client retries most aborts itself; an abort of a transaction's first
+        statement (begun inline, as the emulator does when another process holds its
+        one transaction) can escape it, so the whole transaction is run again here.
+        """
+        for attempt in itertools.count():
+            try:
+                with _mapped_errors(self._where), self._transaction_lock:
+                    return self._database.run_in_transaction(work)
+            except api_exceptions.Aborted:
+                if attempt >= MAX_ABORTED_RETRIES:
+                    raise Unavailable(f"Spanner {self._where}: transaction aborted") from None
+                time.sleep(random.uniform(0, min(0.5, 0.01 * 2**attempt)))  # noqa: S311
+        raise AssertionError("unreachable")
 
     def _snapshot_read(self, table: str, columns: list[str], keys: KeySet) -> list[Any]:
         with _mapped_errors(self._where), self._database.snapshot() as snapshot:
