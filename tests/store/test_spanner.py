@@ -174,4 +174,3 @@ def test_a_go_table_refuses_durable_waits_clearly(go_database: str) -> None:
         assert not client.get_operation(op.name).done
         op.done()  # finishing touches no wake-up table (the Go database has none)
         assert client.get_operation(op.name).done
-
