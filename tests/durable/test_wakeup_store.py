@@ -87,9 +87,9 @@ def test_a_claim_leases_each_ready_wakeup_to_one_worker(store: WakeupStore) -> N
 
 def test_an_expired_lease_passes_to_another_worker(store: WakeupStore) -> None:
     record, _ = _new(store)
-    (first,) = _claim(store, "dead", lease_us=50_000)
+    (first,) = _claim(store, "dead", lease_us=500_000)
     assert _claim(store, "other") == []
-    assert store.renew_wakeups([first.lease_token], 50_000) == {first.lease_token}
+    assert store.renew_wakeups([first.lease_token], 500_000) == {first.lease_token}
     assert eventually(lambda: bool(_claim(store, "other")))
     second = store.get_wakeup(record.name)
     assert second is not None
