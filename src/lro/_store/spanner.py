@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
+import random
 import secrets
 import threading
+import time
 from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
@@ -27,10 +30,12 @@ from lro._store.spanner_layouts import (
     to_bytes_value,
 )
 from lro._store.spanner_listing import list_page
+from lro._store.spanner_wakeups import SpannerWakeups, forget_wakeup, settle_finished
 from lro._store.spanner_watch import DEFAULT_CHANGE_POLL_INTERVAL, VersionPoller
 
 _QUERIES = load_queries("spanner")
 PAGE_TOKEN_KEY_SETTING = "page_token_key"  # noqa: S105 (a setting name, not a secret)
+MAX_ABORTED_RETRIES = 50
 _UNAVAILABLE = (
     api_exceptions.ServiceUnavailable,
     api_exceptions.DeadlineExceeded,
@@ -47,7 +52,7 @@ def _mapped_errors(where: str) -> Iterator[None]:
         raise Unavailable(f"Spanner {where}: {exc.message}") from exc
 
 
-class SpannerStore:
+class SpannerStore(SpannerWakeups):
     """Operations in Cloud Spanner; updates are read-compare-write transactions."""
 
     def __init__(
@@ -172,6 +177,8 @@ class SpannerStore:
                 raise StaleVersion(f"operation {record.name!r} changed concurrently")
             layout = self._layout
             transaction.update(layout.table, layout.write_columns, [layout.row_values(stored)])
+            if isinstance(layout, OwnLayout) and stored.done and not current.done:
+                settle_finished(transaction, record.name)
 
         self._run_in_transaction(write)
         self.changes.publish(record.name)
@@ -183,13 +190,32 @@ class SpannerStore:
         def remove(transaction: Any) -> None:
             self._read_in(transaction, name)
             transaction.delete(self._layout.table, _keys([name]))
+            if isinstance(self._layout, OwnLayout):
+                forget_wakeup(transaction, name)
 
         self._run_in_transaction(remove)
         self.changes.publish(name)
 
-    def _run_in_transaction(self, work: Callable[[Any], object]) -> None:
-        with _mapped_errors(self._where), self._transaction_lock:
-            self._database.run_in_transaction(work)
+    def _run_in_transaction(self, work: Callable[[Any], object]) -> Any:
+        """Run ``work`` in a read-write transaction, retried while Spanner aborts it.
+
+        The client retries most aborts itself; an abort of a transaction's first
+        statement (begun inline, as the emulator does when another process holds its
+        one transaction) can escape it, so the whole transaction is run again here.
+        """
+        for attempt in itertools.count():
+            try:
+                with _mapped_errors(self._where), self._transaction_lock:
+                    return self._database.run_in_transaction(work)
+            except api_exceptions.Aborted:
+                if attempt >= MAX_ABORTED_RETRIES:
+                    raise Unavailable(f"Spanner {self._where}: transaction aborted") from None
+                time.sleep(random.uniform(0, min(0.5, 0.01 * 2**attempt)))  # noqa: S311
+        raise AssertionError("unreachable")
+
+    def _snapshot_read(self, table: str, columns: list[str], keys: KeySet) -> list[Any]:
+        with _mapped_errors(self._where), self._database.snapshot() as snapshot:
+            return list(snapshot.read(table, columns, keys))
 
     def _read_in(self, transaction: Any, name: str) -> OperationRecord:
         layout = self._layout
