@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import importlib
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
+from lro._core.errors import FailedPrecondition
 from lro._store.base import OperationRecord, TargetKind
 
 
@@ -40,6 +42,17 @@ class CloudResumer(Protocol):
     def resume_later(self, hand_over: HandOver) -> str:
         """Hand the wait over; returns the name of what was created (execution, task)."""
         ...
+
+
+def import_cloud(module: str) -> Any:
+    """``module`` of the Google Cloud client libraries, or a FailedPrecondition that names
+    the extra to install."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise FailedPrecondition(
+            f"resuming through Google Cloud needs: pip install 'lro[google-cloud]' ({exc})"
+        ) from exc
 
 
 def due_time(sleep: float) -> datetime.datetime:

@@ -13,7 +13,7 @@ from google.api_core import exceptions as api_exceptions
 from google.api_core import retry as api_retry
 
 from lro._core.errors import InvalidArgument
-from lro._resume.cloud import HandOver, due_time
+from lro._resume.cloud import HandOver, due_time, import_cloud
 from lro._resume.workflows import audience_of
 from lro._store.base import TargetKind
 
@@ -78,9 +78,7 @@ class TasksResumer:
 
     def _tasks(self) -> Any:
         if self._client is None:
-            from google.cloud import tasks_v2
-
-            self._client = tasks_v2.CloudTasksClient()
+            self._client = import_cloud("google.cloud.tasks_v2").CloudTasksClient()
         return self._client
 
     def accepts(self, target_kind: TargetKind, children: Sequence[str]) -> bool:
@@ -99,7 +97,7 @@ class TasksResumer:
         A task of that name existing already counts as success (it was scheduled by an
         earlier attempt); transient errors are retried.
         """
-        from google.cloud import tasks_v2
+        tasks_v2 = import_cloud("google.cloud.tasks_v2")
         from google.protobuf import duration_pb2, timestamp_pb2
 
         schedule_time = timestamp_pb2.Timestamp()

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from lro._core.errors import InvalidArgument
 from lro._core.names import COLLECTION, operation_id
-from lro._resume.cloud import HandOver
+from lro._resume.cloud import HandOver, import_cloud
 from lro._store.base import TargetKind
 
 WORKFLOW_ID = "alis-managed-operations"
@@ -85,8 +85,7 @@ class WorkflowsResumer:
 
     def _executions(self) -> Any:
         if self._client is None:
-            from google.cloud.workflows import executions_v1
-
+            executions_v1 = import_cloud("google.cloud.workflows.executions_v1")
             self._client = executions_v1.ExecutionsClient()
         return self._client
 
@@ -119,8 +118,7 @@ class WorkflowsResumer:
         poll_endpoint: str | None = None,
     ) -> str:
         """Start the execution that waits, then resumes ``name``; returns its name."""
-        from google.cloud.workflows.executions_v1 import Execution
-
+        execution_type = import_cloud("google.cloud.workflows.executions_v1").Execution
         argument = workflow_argument(
             name,
             resume_host=self.resume_host,
@@ -131,8 +129,9 @@ class WorkflowsResumer:
             timeout=timeout,
             poll_endpoint=poll_endpoint,
         )
-        execution = Execution(
-            argument=json.dumps(argument), call_log_level=Execution.CallLogLevel.LOG_ALL_CALLS
+        execution = execution_type(
+            argument=json.dumps(argument),
+            call_log_level=execution_type.CallLogLevel.LOG_ALL_CALLS,
         )
         created = self._executions().create_execution(parent=self.workflow, execution=execution)
         return str(created.name)
