@@ -128,5 +128,5 @@ def go_table_ddl(table: str, *, v2_columns: bool = True) -> list[str]:
 def empty_tables(store: Any) -> None:
     """Delete every row of lro's tables (but the migrations') in a Spanner store."""
     database = store._database
-    for table in ("lro_operations", "lro_settings"):
+    for table in ("lro_operations", "lro_settings", "lro_wakeups", "lro_wakeup_children"):
         database.execute_partitioned_dml(f"DELETE FROM {table} WHERE true")

@@ -1,9 +1,8 @@
 """Fixtures for durable waits: stores that keep wake-ups, and clients whose workers poll
 fast, with short leases.
 
-The Spanner store keeps no wake-ups yet: its durable waits are refused (see
-``test_a_store_without_wakeups_refuses_durable_waits``), so these tests run on SQLite
-and PostgreSQL.
+They run on SQLite, PostgreSQL and the Cloud Spanner emulator (lro's own Spanner
+schema; on a Go package's table durable waits are refused).
 """
 
 from __future__ import annotations
@@ -15,9 +14,9 @@ from pathlib import Path
 import pytest
 
 import lro
-from tests.conftest import fresh_postgres_url
+from tests.conftest import fresh_postgres_url, fresh_spanner_url
 
-DURABLE_BACKENDS = ["sqlite", "postgresql"]
+DURABLE_BACKENDS = ["sqlite", "postgresql", "spanner"]
 
 FAST = lro.WorkerSettings(
     threads=4, lease=2.0, poll_interval=0.05, retry_delay=0.01, max_retry_delay=0.05
@@ -29,6 +28,8 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A URL of an empty store on each backend that keeps wake-ups."""
     if request.param == "postgresql":
         return fresh_postgres_url(request.getfixturevalue("postgres_database_url"))
+    if request.param == "spanner":
+        return fresh_spanner_url(request.getfixturevalue("spanner_database"))
     return f"sqlite:///{tmp_path}/lro.db"
 
 

@@ -453,15 +453,3 @@ def test_an_unreachable_resume_host_is_retried_without_failing_the_operation(
 def test_bad_worker_settings_are_refused(settings: dict[str, float]) -> None:
     with pytest.raises(lro.InvalidArgument):
         lro.WorkerSettings(**settings)  # type: ignore[arg-type]
-
-
-def test_a_store_without_wakeups_refuses_durable_waits(spanner_database: str) -> None:
-    from tests.conftest import fresh_spanner_url
-
-    with lro.Client(fresh_spanner_url(spanner_database)) as client:
-        op = client.new_operation(callback=lambda _op: None)
-        with pytest.raises(lro.FailedPrecondition, match="cannot keep durable waits"):
-            op.wait(sleep=1, resume_at="p")
-        with pytest.raises(lro.FailedPrecondition, match="cannot keep durable waits"):
-            client.start("anything")
-        assert not client.get_operation(op.name).done

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,8 +16,10 @@ from lro._core.names import new_name
 from lro._resume.plan import wakeup_store
 from lro._store.base import OperationRecord, StaleVersion, WaitPlan, Wakeup, WakeupStore
 from lro._store.queries import load_migrations, load_queries
+from lro._store.spanner import SpannerStore
 from lro._store.sqlite import SqliteStore
-from lro._store.urls import open_store
+from lro._store.urls import open_store, spanner_config
+from tests.conftest import fresh_spanner_url
 from tests.durable.conftest import eventually
 
 SLEEPER = WaitPlan(target_kind="handler", target="h")
@@ -189,6 +192,40 @@ def test_a_claim_is_one_statement_however_many_wait(tmp_path: Path) -> None:
     assert _claim(store) == []
     assert len(statements) == 1
     assert statements[0].lstrip().startswith(("UPDATE", "-- One statement"))
+    store.close()
+
+
+def test_a_spanner_claim_is_one_query_plus_mutations(spanner_database: str) -> None:
+    calls: list[str] = []
+
+    class Recorder:
+        """A read-write transaction that notes each method used on it."""
+
+        def __init__(self, transaction: Any) -> None:
+            self._transaction = transaction
+
+        def __getattr__(self, name: str) -> Any:
+            calls.append(name)
+            return getattr(self._transaction, name)
+
+    class TracedStore(SpannerStore):
+        def _run_in_transaction(self, work: Callable[[Any], object]) -> Any:
+            return super()._run_in_transaction(lambda transaction: work(Recorder(transaction)))
+
+    store = TracedStore(spanner_config(fresh_spanner_url(spanner_database)))
+    child, _ = _new(store, WaitPlan(target_kind="handler", target="h", sleep_us=10**9))
+    for _ in range(50):
+        _new(
+            store,
+            WaitPlan(target_kind="handler", target="h", children=(child.name,), timeout_us=10**9),
+        )
+    ready, _ = _new(store)
+    calls.clear()
+    assert [w.name for w in _claim(store)] == [ready.name]
+    assert calls == ["execute_sql", "update"]  # the query, then the leases as mutations
+    calls.clear()
+    assert _claim(store) == []
+    assert calls == ["execute_sql"]
     store.close()
 
 

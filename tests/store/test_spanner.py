@@ -162,3 +162,15 @@ def test_listing_a_go_table(go_database: str, database: Any) -> None:
         assert [o.name for o in failed] == [ops[3].name]
         with pytest.raises(lro.InvalidArgument, match="create_time"):
             client.list_operations(filter='create_time > "2020-01-01T00:00:00Z"')
+
+
+def test_a_go_table_refuses_durable_waits_clearly(go_database: str) -> None:
+    with _go_client(go_database) as client:
+        op = client.new_operation(callback=lambda _op: None)
+        with pytest.raises(lro.FailedPrecondition, match="lro's own Spanner schema"):
+            op.wait(sleep=1, resume_at="p")
+        with pytest.raises(lro.FailedPrecondition, match="lro's own Spanner schema"):
+            client.start("anything")
+        assert not client.get_operation(op.name).done
+        op.done()  # finishing touches no wake-up table (the Go database has none)
+        assert client.get_operation(op.name).done

@@ -21,6 +21,9 @@ WAKEUP_VERBS = ("schedule", "claim_wakeups", "finish_wakeup", "get_wakeup")
 
 def wakeup_store(store: Store) -> WakeupStore:
     """``store`` if its backend keeps wake-ups, else FailedPrecondition."""
+    refusal = getattr(store, "wakeups_refused", "")
+    if refusal:
+        raise FailedPrecondition(str(refusal))
     if all(callable(getattr(store, verb, None)) for verb in WAKEUP_VERBS):
         return store  # type: ignore[return-value]
     raise FailedPrecondition(

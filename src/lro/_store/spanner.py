@@ -27,6 +27,7 @@ from lro._store.spanner_layouts import (
     to_bytes_value,
 )
 from lro._store.spanner_listing import list_page
+from lro._store.spanner_wakeups import SpannerWakeups, forget_wakeup, settle_finished
 from lro._store.spanner_watch import DEFAULT_CHANGE_POLL_INTERVAL, VersionPoller
 
 _QUERIES = load_queries("spanner")
@@ -47,7 +48,7 @@ def _mapped_errors(where: str) -> Iterator[None]:
         raise Unavailable(f"Spanner {where}: {exc.message}") from exc
 
 
-class SpannerStore:
+class SpannerStore(SpannerWakeups):
     """Operations in Cloud Spanner; updates are read-compare-write transactions."""
 
     def __init__(
@@ -172,6 +173,8 @@ class SpannerStore:
                 raise StaleVersion(f"operation {record.name!r} changed concurrently")
             layout = self._layout
             transaction.update(layout.table, layout.write_columns, [layout.row_values(stored)])
+            if isinstance(layout, OwnLayout) and stored.done and not current.done:
+                settle_finished(transaction, record.name)
 
         self._run_in_transaction(write)
         self.changes.publish(record.name)
@@ -183,13 +186,19 @@ class SpannerStore:
         def remove(transaction: Any) -> None:
             self._read_in(transaction, name)
             transaction.delete(self._layout.table, _keys([name]))
+            if isinstance(self._layout, OwnLayout):
+                forget_wakeup(transaction, name)
 
         self._run_in_transaction(remove)
         self.changes.publish(name)
 
-    def _run_in_transaction(self, work: Callable[[Any], object]) -> None:
+    def _run_in_transaction(self, work: Callable[[Any], object]) -> Any:
         with _mapped_errors(self._where), self._transaction_lock:
-            self._database.run_in_transaction(work)
+            return self._database.run_in_transaction(work)
+
+    def _snapshot_read(self, table: str, columns: list[str], keys: KeySet) -> list[Any]:
+        with _mapped_errors(self._where), self._database.snapshot() as snapshot:
+            return list(snapshot.read(table, columns, keys))
 
     def _read_in(self, transaction: Any, name: str) -> OperationRecord:
         layout = self._layout

@@ -71,6 +71,9 @@ class OwnLayout:
             "create_time_us",
             "update_time_us",
             "version",
+            "attempts",
+            "last_error",
+            "wait_timed_out",
         ]
         self.write_columns = [*self.read_columns, "done", "error_code", "metadata_type"]
 
@@ -85,6 +88,9 @@ class OwnLayout:
             create_time_us=row[5],
             update_time_us=row[6],
             version=row[7],
+            attempts=row[8],
+            last_error=row[9],
+            wait_timed_out=row[10],
         )
 
     def row_values(self, record: OperationRecord) -> list[Any]:
@@ -98,6 +104,9 @@ class OwnLayout:
             record.create_time_us,
             record.update_time_us,
             record.version,
+            record.attempts,
+            record.last_error,
+            record.wait_timed_out,
             record.done,
             record.error_code,
             record.metadata_type,

@@ -1,0 +1,383 @@
+"""Durable waits on Spanner: wake-up rows written and leased in read-write transactions.
+
+Spanner has no triggers, so what they do on SQLite and PostgreSQL is done here, in the
+store's own transactions: an operation that finishes or goes loses its wake-up, and a
+finishing child makes the waits of its parents due once all their children are done.
+Wake-ups live in lro's own schema only; on a Go package's table durable waits are
+refused (its rows have no room for the resumer's attempts and errors).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from collections.abc import Callable, Collection, Sequence
+from typing import TYPE_CHECKING, Any, cast
+
+from google.cloud.spanner_v1 import KeyRange, KeySet, param_types
+
+from lro._core.errors import AlreadyExists, FailedPrecondition
+from lro._store.base import OperationRecord, StaleVersion, TargetKind, WaitPlan, Wakeup, now_us
+from lro._store.queries import load_queries
+from lro._store.spanner_layouts import OWN_TABLE, Layout, OwnLayout
+
+if TYPE_CHECKING:
+    from lro._store.notify import ChangeHub
+
+_WAKEUPS = load_queries("spanner", "wakeups.sql")
+WAKEUPS_TABLE = "lro_wakeups"
+CHILDREN_TABLE = "lro_wakeup_children"
+WAKEUP_COLUMNS = [
+    "name",
+    "target_kind",
+    "target",
+    "due_time_us",
+    "deadline_us",
+    "poll_frequency_us",
+    "children",
+    "child_endpoint",
+    "target_endpoint",
+    "pinned_to",
+    "schedule_time_us",
+    "ready_time_us",
+    "lease_owner",
+    "lease_token",
+    "lease_expires_us",
+    "claims",
+]
+_LEASE_COLUMNS = ["name", "lease_owner", "lease_token", "lease_expires_us", "claims"]
+_STRINGS = param_types.Array(param_types.STRING)  # type: ignore[no-untyped-call]
+_KEY_TYPES = {"name": param_types.STRING, "lease_token": param_types.STRING}
+GO_TABLE_REFUSAL = (
+    "durable waits (resume_at) need lro's own Spanner schema: a Go package's table has "
+    "no room for wake-ups; open the store without table= to use them"
+)
+
+
+class SpannerWakeups:
+    """The wake-up verbs of ``SpannerStore`` (see ``lro._store.base.WakeupStore``)."""
+
+    changes: ChangeHub
+    _layout: Layout
+
+    if TYPE_CHECKING:
+
+        def _run_in_transaction(self, work: Callable[[Any], object]) -> Any: ...
+        def _read_in(self, transaction: Any, name: str) -> OperationRecord: ...
+        def _snapshot_read(
+            self, table: str, columns: list[str], keys: KeySet
+        ) -> list[Sequence[Any]]: ...
+
+    @property
+    def wakeups_refused(self) -> str:
+        """Why this store keeps no wake-ups (a Go package's table), or empty."""
+        return "" if isinstance(self._layout, OwnLayout) else GO_TABLE_REFUSAL
+
+    def _require_wakeups(self) -> None:
+        if self.wakeups_refused:
+            raise FailedPrecondition(self.wakeups_refused)
+
+    def schedule(
+        self, record: OperationRecord, expected_version: int | None, plan: WaitPlan
+    ) -> tuple[OperationRecord, Wakeup]:
+        """Write ``record`` and its wake-up in one transaction."""
+        self._require_wakeups()
+        time_us = now_us()
+        if expected_version is None:
+            stored = record.replace(version=1, create_time_us=time_us, update_time_us=time_us)
+        else:
+            stored = record.replace(version=expected_version + 1, update_time_us=time_us)
+        local_children = _unique(plan.children) if not plan.child_endpoint else []
+
+        def write(transaction: Any) -> Wakeup:
+            self._write_record_in(transaction, stored, expected_version)
+            wakeup = _planned_wakeup(record.name, plan, time_us)
+            if local_children and _running_children(transaction, local_children):
+                # due at the deadline, unless the last child finishes first
+                wakeup = _with(wakeup, due_time_us=wakeup.deadline_us)
+            previous = _read_wakeup(transaction, record.name)
+            if previous is not None:
+                _forget_children(transaction, previous)
+                wakeup = _with(wakeup, claims=previous.claims)
+            transaction.insert_or_update(WAKEUPS_TABLE, WAKEUP_COLUMNS, [_wakeup_values(wakeup)])
+            if local_children:
+                rows = [(child, record.name) for child in local_children]
+                transaction.insert_or_update(CHILDREN_TABLE, ["child", "parent"], rows)
+            return wakeup
+
+        wakeup = self._run_in_transaction(write)
+        self.changes.publish(record.name)
+        return stored, cast(Wakeup, wakeup)
+
+    def _write_record_in(
+        self, transaction: Any, stored: OperationRecord, expected_version: int | None
+    ) -> None:
+        layout = self._layout
+        values = [layout.row_values(stored)]
+        if expected_version is None:
+            if list(transaction.read(OWN_TABLE, ["name"], _keys([stored.name]))):
+                raise AlreadyExists(f"operation {stored.name!r} exists already")
+            transaction.insert(layout.table, layout.write_columns, values)
+            return
+        current = self._read_in(transaction, stored.name)  # NotFound if none
+        if current.version != expected_version:
+            raise StaleVersion(f"operation {stored.name!r} changed concurrently")
+        transaction.update(layout.table, layout.write_columns, values)
+        if stored.done and not current.done:
+            settle_finished(transaction, stored.name)
+
+    def claim_wakeups(
+        self,
+        owner: str,
+        *,
+        lease_us: int,
+        limit: int,
+        handlers: Collection[str],
+        pinned_to: str,
+    ) -> list[Wakeup]:
+        """Lease up to ``limit`` ready wake-ups, earliest due first: one query, then
+        the leases as mutations, in one read-write transaction."""
+        self._require_wakeups()
+        sql = _WAKEUPS["ready_wakeups"].format(columns=", ".join(WAKEUP_COLUMNS))
+        time_us = now_us()
+        params = {
+            "now_us": time_us,
+            "limit": limit,
+            "handlers": sorted(handlers),
+            "pinned_to": pinned_to,
+        }
+        types = {
+            "now_us": param_types.INT64,
+            "limit": param_types.INT64,
+            "handlers": _STRINGS,
+            "pinned_to": param_types.STRING,
+        }
+
+        def claim(transaction: Any) -> list[Wakeup]:
+            rows = transaction.execute_sql(sql, params=params, param_types=types)
+            leased = [
+                _with(
+                    _wakeup_from_row(row),
+                    lease_owner=owner,
+                    lease_token=secrets.token_hex(16),
+                    lease_expires_us=time_us + lease_us,
+                )
+                for row in rows
+            ]
+            leased = [_with(w, claims=w.claims + 1) for w in leased]
+            if leased:
+                values = [_lease_values(w) for w in leased]
+                transaction.update(WAKEUPS_TABLE, _LEASE_COLUMNS, values)
+            return leased
+
+        claimed: list[Wakeup] = self._run_in_transaction(claim)
+        return sorted(claimed, key=lambda w: w.due_time_us)
+
+    def renew_wakeups(self, tokens: Collection[str], lease_us: int) -> set[str]:
+        """Extend the leases still held; returns the tokens that were."""
+        held = [token for token in tokens if token]
+        if not held:
+            return set()
+        params = {"tokens": held, "until_us": now_us() + lease_us}
+        types = {"tokens": _STRINGS, "until_us": param_types.INT64}
+
+        def renew(transaction: Any) -> set[str]:
+            rows = transaction.execute_sql(
+                _WAKEUPS["renew_wakeups"], params=params, param_types=types
+            )
+            return {str(row[0]) for row in rows}
+
+        renewed: set[str] = self._run_in_transaction(renew)
+        return renewed
+
+    def postpone_wakeup(self, wakeup: Wakeup, delay_us: int) -> bool:
+        """Release the lease; the wake-up is due again after ``delay_us``."""
+        due_time_us = now_us() + delay_us
+        postponed: bool = self._run_in_transaction(
+            lambda transaction: _postpone(transaction, wakeup, due_time_us) == 1
+        )
+        return postponed
+
+    def record_failure(
+        self, wakeup: Wakeup, error: str, retry_delay_us: int | None
+    ) -> OperationRecord | None:
+        """Count a failed run on the operation; postpone the wake-up if asked."""
+        self._require_wakeups()
+        time_us = now_us()
+        params = {**_key(wakeup), "last_error": error, "now_us": time_us}
+        types = {**_KEY_TYPES, "last_error": param_types.STRING, "now_us": param_types.INT64}
+
+        def count(transaction: Any) -> OperationRecord | None:
+            sql = _WAKEUPS["count_failure"]
+            if transaction.execute_update(sql, params=params, param_types=types) == 0:
+                return None
+            if retry_delay_us is not None:
+                _postpone(transaction, wakeup, time_us + retry_delay_us)
+            return self._read_in(transaction, wakeup.name)
+
+        record: OperationRecord | None = self._run_in_transaction(count)
+        if record is not None:
+            self.changes.publish(wakeup.name)
+        return record
+
+    def finish_wakeup(self, wakeup: Wakeup) -> bool:
+        """Remove the wake-up if this lease still holds it."""
+
+        def finish(transaction: Any) -> bool:
+            sql = _WAKEUPS["finish_wakeup"]
+            rows = list(transaction.execute_sql(sql, params=_key(wakeup), param_types=_KEY_TYPES))
+            for (children,) in rows:
+                _delete_children(transaction, wakeup.name, children)
+            return len(rows) == 1
+
+        finished: bool = self._run_in_transaction(finish)
+        return finished
+
+    def release_wakeups(self, tokens: Collection[str]) -> int:
+        """End the leases of ``tokens`` so that other workers may claim them now."""
+        held = [token for token in tokens if token]
+        if not held:
+            return 0
+
+        def release(transaction: Any) -> int:
+            return int(
+                transaction.execute_update(
+                    _WAKEUPS["release_wakeups"],
+                    params={"tokens": held},
+                    param_types={"tokens": _STRINGS},
+                )
+            )
+
+        released: int = self._run_in_transaction(release)
+        return released
+
+    def get_wakeup(self, name: str) -> Wakeup | None:
+        """The pending wake-up of operation ``name``, if any."""
+        if self.wakeups_refused:
+            return None
+        rows = self._snapshot_read(WAKEUPS_TABLE, WAKEUP_COLUMNS, _keys([name]))
+        return _wakeup_from_row(rows[0]) if rows else None
+
+
+def settle_finished(transaction: Any, name: str) -> None:
+    """In the transaction that finishes ``name``: drop its wake-up, and make due the
+    waits of its parents whose children are now all done (at the end of their sleep)."""
+    forget_wakeup(transaction, name)
+    child_rows = KeySet(ranges=[KeyRange(start_closed=[name], end_closed=[name])])  # type: ignore[no-untyped-call]
+    parents = [row[1] for row in transaction.read(CHILDREN_TABLE, ["child", "parent"], child_rows)]
+    for parent in parents:
+        wakeup = _read_wakeup(transaction, parent)
+        if wakeup is None or wakeup.due_time_us <= wakeup.ready_time_us:
+            continue
+        others = [child for child in _unique(wakeup.children) if child != name]
+        if not _running_children(transaction, others):
+            transaction.update(
+                WAKEUPS_TABLE, ["name", "due_time_us"], [(parent, wakeup.ready_time_us)]
+            )
+
+
+def forget_wakeup(transaction: Any, name: str) -> None:
+    """In a transaction that finishes or deletes ``name``: remove its wake-up."""
+    wakeup = _read_wakeup(transaction, name)
+    if wakeup is not None:
+        _forget_children(transaction, wakeup)
+        transaction.delete(WAKEUPS_TABLE, _keys([name]))
+
+
+def _running_children(transaction: Any, children: Sequence[str]) -> int:
+    if not children:
+        return 0
+    rows = transaction.read(OWN_TABLE, ["name", "done"], _keys(children))
+    return sum(1 for _name, done in rows if not done)
+
+
+def _read_wakeup(transaction: Any, name: str) -> Wakeup | None:
+    rows = list(transaction.read(WAKEUPS_TABLE, WAKEUP_COLUMNS, _keys([name])))
+    return _wakeup_from_row(rows[0]) if rows else None
+
+
+def _forget_children(transaction: Any, wakeup: Wakeup) -> None:
+    _delete_children(transaction, wakeup.name, wakeup.children)
+
+
+def _delete_children(transaction: Any, parent: str, children: Sequence[str]) -> None:
+    if children:
+        keys = KeySet(keys=[[child, parent] for child in children])  # type: ignore[no-untyped-call]
+        transaction.delete(CHILDREN_TABLE, keys)
+
+
+def _postpone(transaction: Any, wakeup: Wakeup, due_time_us: int) -> int:
+    return int(
+        transaction.execute_update(
+            _WAKEUPS["postpone_wakeup"],
+            params={**_key(wakeup), "due_time_us": due_time_us},
+            param_types={**_KEY_TYPES, "due_time_us": param_types.INT64},
+        )
+    )
+
+
+def _key(wakeup: Wakeup) -> dict[str, Any]:
+    return {"name": wakeup.name, "lease_token": wakeup.lease_token}
+
+
+def _keys(names: Collection[str]) -> KeySet:
+    return KeySet(keys=[[name] for name in names])  # type: ignore[no-untyped-call]
+
+
+def _unique(names: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(names))
+
+
+def _with(wakeup: Wakeup, **changes: Any) -> Wakeup:
+    return dataclasses.replace(wakeup, **changes)
+
+
+def _planned_wakeup(name: str, plan: WaitPlan, time_us: int) -> Wakeup:
+    ready_time_us = time_us + plan.sleep_us
+    return Wakeup(
+        name=name,
+        target_kind=plan.target_kind,
+        target=plan.target,
+        due_time_us=ready_time_us,
+        deadline_us=ready_time_us + plan.timeout_us,
+        poll_frequency_us=plan.poll_frequency_us,
+        children=tuple(plan.children),
+        child_endpoint=plan.child_endpoint,
+        target_endpoint=plan.target_endpoint,
+        pinned_to=plan.pinned_to,
+        schedule_time_us=time_us,
+        ready_time_us=ready_time_us,
+    )
+
+
+def _lease_values(wakeup: Wakeup) -> list[Any]:
+    return [getattr(wakeup, column) for column in _LEASE_COLUMNS]
+
+
+def _wakeup_values(wakeup: Wakeup) -> list[Any]:
+    return [
+        list(value) if isinstance(value, tuple) else value
+        for value in (getattr(wakeup, column) for column in WAKEUP_COLUMNS)
+    ]
+
+
+def _wakeup_from_row(row: Sequence[Any]) -> Wakeup:
+    values = dict(zip(WAKEUP_COLUMNS, row, strict=True))
+    return Wakeup(
+        name=str(values["name"]),
+        target_kind=cast(TargetKind, str(values["target_kind"])),
+        target=str(values["target"]),
+        due_time_us=int(values["due_time_us"]),
+        deadline_us=int(values["deadline_us"]),
+        poll_frequency_us=int(values["poll_frequency_us"]),
+        children=tuple(values["children"] or ()),
+        child_endpoint=str(values["child_endpoint"]),
+        target_endpoint=str(values["target_endpoint"]),
+        pinned_to=str(values["pinned_to"]),
+        schedule_time_us=int(values["schedule_time_us"]),
+        ready_time_us=int(values["ready_time_us"]),
+        lease_owner=str(values["lease_owner"]),
+        lease_token=str(values["lease_token"]),
+        lease_expires_us=int(values["lease_expires_us"]),
+        claims=int(values["claims"]),
+    )
