@@ -7,8 +7,12 @@ Keyset pagination should make both cost the same: the goal is a ratio <= 1.5.
 
     .venv/bin/python bench/list_pages.py --db sqlite:////tmp/lro-bench-list.db
 
-SQLite rows are loaded with one multi-row transaction through the store's own
-connection and INSERT statement; other backends are loaded through ``store.create``.
+SQLite rows are loaded in multi-row transactions through the store's own connection
+and INSERT statement, PostgreSQL rows with COPY through the store's own pool; other
+backends are loaded through ``store.create``.
+
+    .venv/bin/python bench/list_pages.py --db 'postgresql://postgres@127.0.0.1:5432/postgres?schema=lro_bench_list'
+
 """
 
 from __future__ import annotations
@@ -40,10 +44,28 @@ def _records(count: int) -> Iterator[OperationRecord]:
 
 
 def _stored_count(client: lro.Client) -> int:
+    count = "SELECT count(*) AS n FROM lro_operations"
     if isinstance(client.store, lro.SqliteStore):
         with client.store._connection() as connection:
-            return int(connection.execute("SELECT count(*) FROM lro_operations").fetchone()[0])
+            return int(connection.execute(count).fetchone()[0])
+    if type(client.store).__name__ == "PostgresStore":
+        with client.store._connection("count") as connection:  # type: ignore[attr-defined]
+            return int(connection.execute(count).fetchone()["n"])
     return -1
+
+
+def _copy_into_postgres(store: Store, count: int) -> None:
+    from lro._store.postgres import row_values
+
+    columns = list(row_values(next(_records(1))))
+    copy = f"COPY lro_operations ({', '.join(columns)}) FROM STDIN"
+    with store._connection("load") as connection:  # type: ignore[attr-defined]
+        with connection.cursor() as cursor, cursor.copy(copy) as rows:
+            for record in _records(count):
+                rows.write_row(list(row_values(record).values()))
+        connection.commit()
+        connection.execute("ANALYZE lro_operations")
+        connection.commit()
 
 
 def load(client: lro.Client, count: int) -> float:
@@ -61,6 +83,8 @@ def load(client: lro.Client, count: int) -> float:
                 connection.execute("COMMIT")
             connection.execute(f"PRAGMA synchronous = {store.synchronous}")
             connection.execute("ANALYZE")
+    elif type(store).__name__ == "PostgresStore":
+        _copy_into_postgres(store, count)
     else:
         for record in _records(count):
             store.create(record)

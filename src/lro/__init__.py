@@ -1,5 +1,6 @@
 """Long-running operations (AIP-151) for Python services."""
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from lro._client import OPERATION_ID_HEADER, Client
@@ -24,7 +25,10 @@ from lro._core.errors import (
 from lro._core.filters import InvalidFilter
 from lro._functions import wait_operation
 from lro._operation import Operation
+from lro._resume.auth import OidcAuthenticator, ResumeAuthenticator, SharedSecretAuthenticator
+from lro._resume.cloud import CloudResumer
 from lro._resume.worker import Worker, WorkerSettings
+from lro._resume.workflows import WorkflowsResumer
 from lro._store.base import OperationRecord, Store, WaitPlan, Wakeup, WakeupStore
 from lro._store.spanner_config import SpannerConfig
 from lro._store.sqlite import SqliteStore
@@ -32,6 +36,7 @@ from lro._unmarshal import unmarshal_operation
 from lro._wait import OperationsService
 
 if TYPE_CHECKING:
+    from lro._resume.tasks import TasksResumer
     from lro._store.postgres import PostgresStore
 
 OPERATION_COLUMN_NAME = "Operation"
@@ -47,6 +52,7 @@ __all__ = [
     "AlreadyExists",
     "Cancelled",
     "Client",
+    "CloudResumer",
     "DeadlineExceeded",
     "Error",
     "FailedPrecondition",
@@ -56,15 +62,19 @@ __all__ = [
     "InvalidPageToken",
     "InvalidState",
     "NotFound",
+    "OidcAuthenticator",
     "Operation",
     "OperationAlreadyDone",
     "OperationRecord",
     "OperationsService",
     "PermissionDenied",
     "PostgresStore",
+    "ResumeAuthenticator",
+    "SharedSecretAuthenticator",
     "SpannerConfig",
     "SqliteStore",
     "Store",
+    "TasksResumer",
     "Unauthenticated",
     "Unavailable",
     "WaitDeadlineExceeded",
@@ -73,19 +83,25 @@ __all__ = [
     "WakeupStore",
     "Worker",
     "WorkerSettings",
+    "WorkflowsResumer",
     "unmarshal_operation",
     "wait_operation",
 ]
 
 
+_OPTIONAL = {
+    "PostgresStore": ("lro._store.postgres", "postgres"),
+    "TasksResumer": ("lro._resume.tasks", "google-cloud"),
+}
+
+
 def __getattr__(name: str) -> Any:
-    # PostgresStore needs the optional driver (lro[postgres]): imported on first use.
-    if name == "PostgresStore":
+    # Names that need an optional extra are imported on first use.
+    if name in _OPTIONAL:
+        module_name, extra = _OPTIONAL[name]
         try:
-            from lro._store.postgres import PostgresStore
+            module = importlib.import_module(module_name)
         except ImportError as exc:
-            raise ImportError(
-                f"lro.PostgresStore needs: pip install 'lro[postgres]' ({exc})"
-            ) from exc
-        return PostgresStore
+            raise ImportError(f"lro.{name} needs: pip install 'lro[{extra}]' ({exc})") from exc
+        return getattr(module, name)
     raise AttributeError(f"module 'lro' has no attribute {name!r}")

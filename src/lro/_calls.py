@@ -2,7 +2,9 @@
 
 ``Client.new_operation`` reads it when no ``context`` is passed: the method becomes the
 default resume method, and an ``x-alis-operation-id`` header continues that operation
-(once per call, as the Go package removes the header after reading it).
+(once per call, as the Go package removes the header after reading it). A resume that
+Cloud Workflows makes after the wait's timeout also carries ``x-alis-wait-timed-out:
+true``, which the continued operation shows as ``op.wait_timed_out``.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ class ServedCall:
 
     method: str
     operation_name: str | None = None
+    wait_timed_out: bool = False
 
-    def take_operation_name(self) -> str | None:
-        """The resumed operation's name, the first time only."""
+    def take_operation_name(self) -> tuple[str | None, bool]:
+        """The resumed operation's name and whether its wait timed out, the first time
+        only."""
         name, self.operation_name = self.operation_name, None
-        return name
+        return name, self.wait_timed_out and name is not None
 
 
 current_call: contextvars.ContextVar[ServedCall | None] = contextvars.ContextVar(
@@ -39,3 +43,15 @@ def serving(call: ServedCall) -> Iterator[ServedCall]:
         yield call
     finally:
         current_call.reset(token)
+
+
+WAIT_TIMED_OUT_HEADER = "x-alis-wait-timed-out"
+
+
+def header_says_timed_out(metadata: object) -> bool:
+    """Whether gRPC ``metadata`` (key, value pairs) carries ``x-alis-wait-timed-out: true``."""
+    for key, value in metadata or ():  # type: ignore[attr-defined]
+        if str(key).lower() == WAIT_TIMED_OUT_HEADER:
+            text = value if isinstance(value, str) else bytes(value).decode(errors="replace")
+            return text.strip().lower() == "true"
+    return False

@@ -12,7 +12,7 @@ from typing import Any, TypeVar, overload
 import google.longrunning.operations_proto_pb2 as operations_pb2
 from google.protobuf.message import Message
 
-from lro._calls import current_call
+from lro._calls import current_call, header_says_timed_out
 from lro._core import transitions
 from lro._core.codecs import codec_for
 from lro._core.durations import Duration, seconds
@@ -28,10 +28,12 @@ from lro._core.listing import (
 )
 from lro._core.listing import page_size as normalized_page_size
 from lro._core.names import name_from_header, new_name, validate_name
-from lro._operation import Operation, no_default_state
+from lro._operation import DEV_MODE_ENV, Operation, no_default_state
+from lro._resume.cloud import CloudResumer, HandOver
 from lro._resume.plan import wait_plan, wakeup_store
 from lro._resume.registry import Resumable
 from lro._resume.worker import Worker, WorkerSettings
+from lro._resume.workflows import WorkflowsResumer
 from lro._store.base import OperationRecord, Store, Wakeup, update_record
 from lro._store.spanner_config import SpannerConfig
 from lro._store.urls import default_url, open_store
@@ -62,6 +64,14 @@ class Client:
             schedules a durable wait (``client.start`` or ``op.wait(resume_at=...)``);
             ``WorkerSettings`` to start it with those settings. ``start_worker`` starts
             one explicitly. ``close`` stops it gracefully.
+        resumer: who resumes durable waits besides the embedded worker. ``"auto"``:
+            in production (``$K_SERVICE`` set) with a project, a location and a resume
+            host, Cloud Workflows resumes gRPC methods, as the Go package does;
+            otherwise the embedded worker does everything. ``"workflows"`` asks for
+            Workflows always, ``"embedded"`` never; or pass a resumer object such as
+            ``lro.TasksResumer`` (registered handlers, after a sleep) or
+            ``lro.WorkflowsResumer``. Waits a cloud resumer cannot serve stay with the
+            embedded worker.
     """
 
     def __init__(
@@ -72,6 +82,7 @@ class Client:
         location: str | None = None,
         resume_host: str | None = None,
         worker: bool | WorkerSettings = True,
+        resumer: str | CloudResumer = "auto",
     ) -> None:
         self.store: Store = (
             open_store(store or default_url())
@@ -84,6 +95,7 @@ class Client:
         self.resume_host = resume_host or (
             f"https://internal-gateway-{run_hash}.run.app" if run_hash else ""
         )
+        self.cloud_resumer = choose_resumer(resumer, self.project, self.location, self.resume_host)
         self.instance_id = uuid.uuid4().hex
         self._handlers: dict[str, Resumable] = {}
         self._callbacks: dict[str, Resumable] = {}
@@ -225,12 +237,17 @@ class Client:
             metadata: initial metadata of a new operation.
         """
         codec_for(state_type)  # refuses an unsupported state type before any write
-        name, resume_method = _continued_operation(existing, context, resume_method)
+        name, resume_method, timed_out = _continued_operation(existing, context, resume_method)
         if name is not None:
             record = self.store.get(validate_name(name))
-            if resume_method and resume_method != record.resume_target:
+            if (resume_method and resume_method != record.resume_target) or timed_out:
                 record = update_record(
-                    self.store, record, lambda r: r.replace(resume_target=resume_method)
+                    self.store,
+                    record,
+                    lambda r: r.replace(
+                        resume_target=resume_method or r.resume_target,
+                        wait_timed_out=r.wait_timed_out or timed_out,
+                    ),
                 )
         else:
             operation = transitions.new_operation(new_name(parent), metadata)
@@ -264,7 +281,8 @@ class Client:
 
         The operation and its wake-up are written in one transaction, so the handler
         runs (at least once) even if this process dies now. The handler may be
-        registered in another process that runs a worker.
+        registered in another process that runs a worker. With a cloud resumer that
+        runs handlers (``lro.TasksResumer``), a task runs it instead.
         """
         if not isinstance(name, str) or not name:
             raise InvalidArgument("a handler name must be a non-empty string")
@@ -277,6 +295,11 @@ class Client:
         record = OperationRecord(
             operation=transitions.new_operation(new_name(), metadata), state=encoded
         )
+        cloud = self.cloud_resumer
+        if cloud is not None and cloud.accepts("handler", ()):
+            stored = self.store.create(record)
+            cloud.resume_later(HandOver(stored, "handler", name, 0, (), 0, 0, ""))
+            return self._operation_for(stored, state_type, handler_name=name)
         plan = wait_plan(
             ("handler", name, "", ""),
             sleep=0,
@@ -347,17 +370,41 @@ class Client:
         return f"Client({self.store!r})"
 
 
+def choose_resumer(
+    setting: str | CloudResumer, project: str, location: str, resume_host: str
+) -> CloudResumer | None:
+    """The cloud resumer that ``resumer=setting`` asks for (see ``Client``)."""
+    if not isinstance(setting, str):
+        return setting
+    if setting not in ("auto", "workflows", "embedded"):
+        raise InvalidArgument(
+            f"resumer must be 'auto', 'workflows', 'embedded' or a resumer, got {setting!r}"
+        )
+    production = bool(os.environ.get(DEV_MODE_ENV))
+    wanted = setting == "workflows" or (
+        setting == "auto" and production and project and location and resume_host
+    )
+    if not wanted:
+        return None
+    return WorkflowsResumer(project, location, resume_host)
+
+
 def _continued_operation(
     existing: str | None, context: Any, resume_method: str | None
-) -> tuple[str | None, str | None]:
-    """The operation to continue, if any, and the resume method, from the arguments of
-    ``new_operation`` and the call that the serving interceptor recorded."""
-    name = existing or _name_in_context(context)
+) -> tuple[str | None, str | None, bool]:
+    """The operation to continue, if any, the resume method, and whether a Workflows
+    resume says the wait timed out; from the arguments of ``new_operation`` and the
+    call that the serving interceptor recorded."""
+    in_context = _name_in_context(context)
+    timed_out = in_context is not None and header_says_timed_out(context.invocation_metadata())
+    name = existing or in_context
     call = current_call.get()
     if call is not None:
-        resumed = call.take_operation_name()
-        return name or resumed, resume_method or call.method
-    return name, resume_method
+        resumed, resumed_timed_out = call.take_operation_name()
+        if name is None:
+            name, timed_out = resumed, resumed_timed_out
+        return name, resume_method or call.method, timed_out and existing is None
+    return name, resume_method, timed_out and existing is None
 
 
 def _name_in_context(context: Any) -> str | None:

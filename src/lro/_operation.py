@@ -15,10 +15,17 @@ from google.rpc import status_pb2
 from lro._core import transitions
 from lro._core.codecs import StateCodec
 from lro._core.durations import Duration, seconds
-from lro._core.errors import Cancelled, FailedPrecondition, InvalidArgument, NotFound
+from lro._core.errors import (
+    Cancelled,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    OperationAlreadyDone,
+)
 from lro._core.names import validate_name
 from lro._core.statuses import status_of
 from lro._resume.channels import Channels, operations_stub, validate_endpoint
+from lro._resume.cloud import CloudResumer, HandOver
 from lro._resume.plan import schedule_resumption, wait_plan, wakeup_store
 from lro._resume.registry import Resumable
 from lro._store.base import OperationRecord, TargetKind, update_record
@@ -303,13 +310,27 @@ class Operation(Generic[T]):
     ) -> None:
         if not isinstance(point, str) or not point:
             raise InvalidArgument("resume_at must be a non-empty string")
+        target = self._resume_target()
+        cloud = self._client.cloud_resumer
+        if cloud is not None and cloud.accepts(target[0], children):
+            self._hand_over(
+                cloud,
+                point,
+                target,
+                sleep=sleep,
+                children=children,
+                timeout=timeout,
+                poll_frequency=poll_frequency,
+                child_endpoint=child_endpoint,
+            )
+            return
         store = wakeup_store(self._client.store)
         if children and child_endpoint is None:
             missing = set(children) - store.get_many(children).keys()
             if missing:
                 raise NotFound(min(missing))
         plan = wait_plan(
-            self._resume_target(),
+            target,
             sleep=sleep,
             children=children,
             timeout=timeout,
@@ -324,6 +345,46 @@ class Operation(Generic[T]):
             if record.version > self._record.version:
                 self._record = record
         self._client._scheduled(wakeup)
+
+    def _hand_over(
+        self,
+        cloud: CloudResumer,
+        point: str,
+        target: tuple[TargetKind, str, str, str],
+        *,
+        sleep: float,
+        children: list[str],
+        timeout: float,
+        poll_frequency: float,
+        child_endpoint: str | None,
+    ) -> None:
+        """Save the state and resume point, then give the wait to ``cloud``."""
+        with self._lock:
+            state = self._codec.encode(self._state) if self._state_loaded else None  # type: ignore[arg-type]
+
+        def save(record: OperationRecord) -> OperationRecord:
+            if record.done:
+                raise OperationAlreadyDone(record.name)
+            return record.replace(
+                resume_point=point,
+                state=state if state is not None else record.state,
+                attempts=0,
+                wait_timed_out=False,
+            )
+
+        saved = self._update(save)
+        cloud.resume_later(
+            HandOver(
+                saved,
+                target[0],
+                target[1],
+                sleep=sleep,
+                children=children,
+                timeout=timeout,
+                poll_frequency=poll_frequency,
+                child_endpoint=child_endpoint or "",
+            )
+        )
 
     def _resume_target(self) -> tuple[TargetKind, str, str, str]:
         """Whom a durable wait resumes: (kind, name, endpoint, pinned_to)."""
@@ -343,13 +404,16 @@ class Operation(Generic[T]):
     def _change(
         self, change: Callable[[OperationRecord], OperationRecord]
     ) -> operations_pb2.Operation:
+        return self._update(change).operation
+
+    def _update(self, change: Callable[[OperationRecord], OperationRecord]) -> OperationRecord:
         with self._lock:
             current = self._record
         record = update_record(self._client.store, current, change)
         with self._lock:
             if record.version > self._record.version:
                 self._record = record
-        return record.operation
+        return record
 
     def __repr__(self) -> str:
         return f"Operation({self.name!r})"

@@ -317,6 +317,17 @@ class SqlDialect:
     prefix_match: str = "substr({column}, 1, {length}) = {value}"
 
 
+# The columns of lro's own operations table, the same on every SQL backend.
+OPERATION_COLUMNS: Mapping[str, str] = {
+    "done": "done",
+    "error.code": "coalesce(error_code, 0)",
+    "metadata_type": "metadata_type",
+    "create_time": "create_time_us",
+    "update_time": "update_time_us",
+    "name": "name",
+}
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class CompiledFilter:
     """A SQL boolean expression and its named parameters (``f0``, ``f1``, ...)."""

@@ -44,6 +44,17 @@ class ListQuery:
     limit: int
 
 
+def keyset_parameters(query: ListQuery) -> dict[str, object]:
+    """The query parameters of a keyset page: collection, position after, limit."""
+    after = query.after
+    return {
+        "collection": query.collection,
+        "after_time_us": after.create_time_us if after else -1,
+        "after_name": after.name if after else "",
+        "limit": query.limit,
+    }
+
+
 def page_size(requested: int) -> int:
     """AIP-158: 0 gives the default (50), above 1000 gives 1000, negative is invalid."""
     if requested < 0:

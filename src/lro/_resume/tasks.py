@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import hashlib
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -12,7 +13,9 @@ from google.api_core import exceptions as api_exceptions
 from google.api_core import retry as api_retry
 
 from lro._core.errors import InvalidArgument
+from lro._resume.cloud import HandOver, due_time, import_cloud
 from lro._resume.workflows import audience_of
+from lro._store.base import TargetKind
 
 RESUME_PATH = "/operations/"
 DISPATCH_DEADLINE = datetime.timedelta(minutes=30)
@@ -75,10 +78,18 @@ class TasksResumer:
 
     def _tasks(self) -> Any:
         if self._client is None:
-            from google.cloud import tasks_v2
-
-            self._client = tasks_v2.CloudTasksClient()
+            self._client = import_cloud("google.cloud.tasks_v2").CloudTasksClient()
         return self._client
+
+    def accepts(self, target_kind: TargetKind, children: Sequence[str]) -> bool:
+        """Cloud Tasks resumes registered handlers after a sleep (no children)."""
+        return target_kind == "handler" and not children
+
+    def resume_later(self, hand_over: HandOver) -> str:
+        """Create the task; the record's version names this wake-up."""
+        record = hand_over.record
+        wake_up = str(record.version)
+        return self.schedule(record.name, hand_over.target, due_time(hand_over.sleep), wake_up)
 
     def schedule(self, name: str, handler: str, due: datetime.datetime, wake_up: str) -> str:
         """Create the task that resumes ``name`` at ``due``; returns the task's name.
@@ -86,7 +97,7 @@ class TasksResumer:
         A task of that name existing already counts as success (it was scheduled by an
         earlier attempt); transient errors are retried.
         """
-        from google.cloud import tasks_v2
+        tasks_v2 = import_cloud("google.cloud.tasks_v2")
         from google.protobuf import duration_pb2, timestamp_pb2
 
         schedule_time = timestamp_pb2.Timestamp()

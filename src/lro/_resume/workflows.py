@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 
 from lro._core.errors import InvalidArgument
 from lro._core.names import COLLECTION, operation_id
+from lro._resume.cloud import HandOver, import_cloud
+from lro._store.base import TargetKind
 
 WORKFLOW_ID = "alis-managed-operations"
 GET_OPERATION_PATH = "/google.longrunning.Operations/GetOperation"
@@ -83,10 +85,26 @@ class WorkflowsResumer:
 
     def _executions(self) -> Any:
         if self._client is None:
-            from google.cloud.workflows import executions_v1
-
+            executions_v1 = import_cloud("google.cloud.workflows.executions_v1")
             self._client = executions_v1.ExecutionsClient()
         return self._client
+
+    def accepts(self, target_kind: TargetKind, children: Sequence[str]) -> bool:
+        """Workflows resumes gRPC methods (through ``resume_host``), with or without
+        children."""
+        return target_kind == "grpc"
+
+    def resume_later(self, hand_over: HandOver) -> str:
+        """Start the execution that waits and then calls the method again."""
+        return self.hand_over(
+            hand_over.record.name,
+            hand_over.target,
+            sleep=hand_over.sleep,
+            children=hand_over.children,
+            poll_frequency=hand_over.poll_frequency,
+            timeout=hand_over.timeout,
+            poll_endpoint=_poll_endpoint(hand_over.child_endpoint),
+        )
 
     def hand_over(
         self,
@@ -100,8 +118,7 @@ class WorkflowsResumer:
         poll_endpoint: str | None = None,
     ) -> str:
         """Start the execution that waits, then resumes ``name``; returns its name."""
-        from google.cloud.workflows.executions_v1 import Execution
-
+        execution_type = import_cloud("google.cloud.workflows.executions_v1").Execution
         argument = workflow_argument(
             name,
             resume_host=self.resume_host,
@@ -112,8 +129,18 @@ class WorkflowsResumer:
             timeout=timeout,
             poll_endpoint=poll_endpoint,
         )
-        execution = Execution(
-            argument=json.dumps(argument), call_log_level=Execution.CallLogLevel.LOG_ALL_CALLS
+        execution = execution_type(
+            argument=json.dumps(argument),
+            call_log_level=execution_type.CallLogLevel.LOG_ALL_CALLS,
         )
         created = self._executions().create_execution(parent=self.workflow, execution=execution)
         return str(created.name)
+
+
+def _poll_endpoint(child_endpoint: str) -> str | None:
+    """The GetOperation URL of a child endpoint given as a URL; None for the default."""
+    if not child_endpoint:
+        return None
+    if "://" not in child_endpoint:
+        return f"https://{child_endpoint}{GET_OPERATION_PATH}"
+    return child_endpoint.rstrip("/") + GET_OPERATION_PATH

@@ -32,8 +32,8 @@ from lro._core.errors import (
     NotFound,
     Unavailable,
 )
-from lro._core.filters import SqlDialect, compile_filter
-from lro._core.listing import ListQuery
+from lro._core.filters import OPERATION_COLUMNS, SqlDialect, compile_filter
+from lro._core.listing import ListQuery, keyset_parameters
 from lro._store.base import OperationRecord, StaleVersion, now_us
 from lro._store.notify import ChangeHub
 from lro._store.postgres_listener import ChangeListener
@@ -51,14 +51,7 @@ FILTER_SLOT = "/*filter*/"
 PAGE_TOKEN_KEY_SETTING = "page_token_key"  # noqa: S105 (a setting name, not a secret)
 POSTGRES_DIALECT = SqlDialect(
     placeholder="%({})s",
-    columns={
-        "done": "done",
-        "error.code": "coalesce(error_code, 0)",
-        "metadata_type": "metadata_type",
-        "create_time": "create_time_us",
-        "update_time": "update_time_us",
-        "name": "name",
-    },
+    columns=OPERATION_COLUMNS,
 )
 CHANNEL_PREFIX = "lro_changes:"
 CHECKOUT_SLICE = 0.25
@@ -238,14 +231,7 @@ class PostgresStore(PostgresWakeups):
         """One keyset page of ``query``, in (create time, name) order."""
         compiled = compile_filter(query.filter, POSTGRES_DIALECT)
         statement = _QUERIES["list_operations"].replace(FILTER_SLOT, compiled.sql)
-        after = query.after
-        params = {
-            **compiled.params,
-            "collection": query.collection,
-            "after_time_us": after.create_time_us if after else -1,
-            "after_name": after.name if after else "",
-            "limit": query.limit,
-        }
+        params = {**compiled.params, **keyset_parameters(query)}
         with self._connection("cannot list operations") as connection:
             return [_record_from_row(row) for row in connection.execute(statement, params)]
 

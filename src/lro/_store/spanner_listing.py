@@ -5,8 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from lro._core.filters import InvalidFilter, SqlDialect, compile_filter, fields_of, matches
-from lro._core.listing import ListQuery
+from lro._core.filters import (
+    OPERATION_COLUMNS,
+    InvalidFilter,
+    SqlDialect,
+    compile_filter,
+    fields_of,
+    matches,
+)
+from lro._core.listing import ListQuery, keyset_parameters
 from lro._store.base import OperationRecord
 from lro._store.queries import load_queries
 from lro._store.spanner_layouts import GoLayout, Layout, OwnLayout
@@ -15,14 +22,7 @@ _QUERIES = load_queries("spanner")
 FILTER_SLOT = "/*filter*/"
 OWN_DIALECT = SqlDialect(
     placeholder="@{}",
-    columns={
-        "done": "done",
-        "error.code": "COALESCE(error_code, 0)",
-        "metadata_type": "metadata_type",
-        "create_time": "create_time_us",
-        "update_time": "update_time_us",
-        "name": "name",
-    },
+    columns=OPERATION_COLUMNS,
 )
 GO_SCAN_BATCH = 500
 
@@ -40,14 +40,7 @@ def list_page(layout: Layout, query: ListQuery, run: Query) -> list[OperationRec
 def _own_page(layout: OwnLayout, query: ListQuery, run: Query) -> list[OperationRecord]:
     compiled = compile_filter(query.filter, OWN_DIALECT)
     sql = _QUERIES["list_own"].format(columns=", ".join(layout.read_columns))
-    after = query.after
-    params = {
-        **compiled.params,
-        "collection": query.collection,
-        "after_time_us": after.create_time_us if after else -1,
-        "after_name": after.name if after else "",
-        "limit": query.limit,
-    }
+    params = {**compiled.params, **keyset_parameters(query)}
     rows = run(sql.replace(FILTER_SLOT, compiled.sql), params)
     return [layout.record_from_row(row) for row in rows]
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import google.longrunning.operations_proto_pb2 as operations_pb2
 
 from lro._core.errors import AlreadyExists, InvalidArgument, NotFound, Unavailable
-from lro._core.filters import SqlDialect, compile_filter
-from lro._core.listing import ListQuery
+from lro._core.filters import OPERATION_COLUMNS, SqlDialect, compile_filter
+from lro._core.listing import ListQuery, keyset_parameters
 from lro._store.base import OperationRecord, StaleVersion, now_us
 from lro._store.notify import ChangeHub
 from lro._store.queries import load_migrations, load_queries
@@ -28,14 +28,7 @@ FILTER_SLOT = "/*filter*/"
 PAGE_TOKEN_KEY_SETTING = "page_token_key"  # noqa: S105 (a setting name, not a secret)
 SQLITE_DIALECT = SqlDialect(
     placeholder=":{}",
-    columns={
-        "done": "done",
-        "error.code": "coalesce(error_code, 0)",
-        "metadata_type": "metadata_type",
-        "create_time": "create_time_us",
-        "update_time": "update_time_us",
-        "name": "name",
-    },
+    columns=OPERATION_COLUMNS,
 )
 _UNAVAILABLE_CODES = {
     sqlite3.SQLITE_BUSY,
@@ -204,14 +197,7 @@ class SqliteStore(SqliteWakeups):
         """One keyset page of ``query``, in (create time, name) order."""
         compiled = compile_filter(query.filter, SQLITE_DIALECT)
         sql = _QUERIES["list_operations"].replace(FILTER_SLOT, compiled.sql)
-        after = query.after
-        params = {
-            **compiled.params,
-            "collection": query.collection,
-            "after_time_us": after.create_time_us if after else -1,
-            "after_name": after.name if after else "",
-            "limit": query.limit,
-        }
+        params = {**compiled.params, **keyset_parameters(query)}
         with self._connection() as connection:
             return [_record_from_row(row) for row in connection.execute(sql, params)]
 

@@ -6,12 +6,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from google.protobuf import json_format
-
 from lro._client import Client
 from lro._core.errors import Error
 from lro._store.urls import DATABASE_URL_ENV, default_url
 from lro.cli._demo import run_demo
+from lro.cli._operations import add_operation_commands, run_operation_command
 from lro.cli._worker import add_worker_command, run_worker
 
 
@@ -20,14 +19,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="run an operation with two children, end to end")
     demo.add_argument("--db", default="sqlite:///lro-demo.db", help="store URL")
-    for name, text in (("get", "print an operation"), ("wait", "wait for an operation")):
-        command = commands.add_parser(name, help=text)
-        command.add_argument("name", help="operation name, such as operations/123")
-        command.add_argument(
-            "--db", default=None, help=f"store URL (default ${DATABASE_URL_ENV} or lro.db)"
-        )
-        if name == "wait":
-            command.add_argument("--timeout", type=float, default=None, help="seconds")
+    add_operation_commands(commands)
     add_worker_command(commands)
     serve = commands.add_parser("serve", help="serve google.longrunning.Operations")
     serve.add_argument(
@@ -51,12 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from lro.cli._serve import run_serve
 
             return run_serve(args.db or default_url(), args.host, args.grpc_port, args.http_port)
-        with Client(args.db or default_url()) as client:
-            if args.command == "get":
-                operation = client.get_operation(args.name)
-            else:
-                operation = client.wait_operation(args.name, timeout=args.timeout)
-            print(json_format.MessageToJson(operation))
+        with Client(args.db or default_url(), worker=False) as client:
+            run_operation_command(client, args)
     except Error as exc:
         print(f"lro: {type(exc).__name__}: {exc.message}", file=sys.stderr)
         return 1

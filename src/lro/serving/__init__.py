@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from lro._resume.auth import ResumeAuthenticator
+from lro._resume.endpoint import DEFAULT_MAX_ATTEMPTS
 from lro.serving._grpc import AsyncOperationsServicer, OperationsServicer
 from lro.serving._interceptors import AsyncOperationInterceptor, OperationInterceptor
 from lro.serving._requests import DEFAULT_MAX_WAIT
@@ -14,14 +16,22 @@ if TYPE_CHECKING:
     from lro._client import Client
 
 
-def http_app(client: Client, *, max_wait: float = DEFAULT_MAX_WAIT) -> Starlette:
+def http_app(
+    client: Client,
+    *,
+    max_wait: float = DEFAULT_MAX_WAIT,
+    resume_auth: ResumeAuthenticator | None = None,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+) -> Starlette:
     """The Operations service as an ASGI app; needs the ``lro[http]`` extra.
 
-    See ``lro.serving._http`` for the routes.
+    With ``resume_auth`` it also serves the resume endpoint that Cloud Tasks calls
+    (``PUT /operations/{handler}?operation={name}``). See ``lro.serving._http`` for the
+    routes and the arguments.
     """
     from lro.serving._http import http_app as make_app
 
-    return make_app(client, max_wait=max_wait)
+    return make_app(client, max_wait=max_wait, resume_auth=resume_auth, max_attempts=max_attempts)
 
 
 __all__ = [

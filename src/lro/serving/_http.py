@@ -9,6 +9,10 @@ Routes, as google-api-core's REST transport calls them (``{name}`` may be a top-
 - ``DELETE /v1/{name}``: DeleteOperation
 - ``POST /v1/{name}:cancel``: CancelOperation
 - ``POST /v1/{name}:wait``: WaitOperation, body ``{"timeout": "5s"}``
+
+and the resume endpoint that Cloud Tasks calls (only with ``resume_auth``):
+
+- ``PUT /operations/{handler}?operation={name}``: run the registered handler now
 """
 
 from __future__ import annotations
@@ -29,8 +33,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from lro._client import Client
-from lro._core.errors import Error, InvalidArgument, NotFound
+from lro._core.errors import Error, InvalidArgument, NotFound, PermissionDenied
 from lro._core.names import COLLECTION, validate_name
+from lro._resume.auth import ResumeAuthenticator
+from lro._resume.endpoint import DEFAULT_MAX_ATTEMPTS, resume_now
 from lro.serving._requests import DEFAULT_MAX_WAIT, latest_async, list_response, wait_seconds
 from lro.serving._status import HTTP_STATUS, error_status
 
@@ -139,6 +145,30 @@ class _Service:
         raise NotFound(request.path_params["path"])
 
 
+class _Resume:
+    def __init__(
+        self, client: Client, authenticator: ResumeAuthenticator | None, max_attempts: int
+    ) -> None:
+        self.client = client
+        self.authenticator = authenticator
+        self.max_attempts = max_attempts
+
+    async def put(self, request: Request) -> Response:
+        try:
+            if self.authenticator is None:
+                raise PermissionDenied("this server takes no resumes: it has no resume_auth")
+            await asyncio.to_thread(self.authenticator.verify, request.headers.get("authorization"))
+            name = request.query_params.get("operation", "")
+            if not name:
+                raise InvalidArgument("the resume needs ?operation={name}")
+            outcome = await asyncio.to_thread(
+                resume_now, self.client, request.path_params["handler"], name, self.max_attempts
+            )
+        except Exception as exc:
+            return _error_response(exc)
+        return JSONResponse({"operation": name, "outcome": outcome})
+
+
 def _endpoint(handle: Endpoint) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         try:
@@ -160,19 +190,31 @@ async def _no_route(request: Request, exc: Exception) -> Response:
     return _error_response(NotFound(request.url.path[:200]))
 
 
-def http_app(client: Client, *, max_wait: float = DEFAULT_MAX_WAIT) -> Starlette:
+def http_app(
+    client: Client,
+    *,
+    max_wait: float = DEFAULT_MAX_WAIT,
+    resume_auth: ResumeAuthenticator | None = None,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+) -> Starlette:
     """The Operations service over ``client``'s store as an ASGI app (run it with uvicorn).
 
     Args:
         client: the store to serve.
         max_wait: longest ``:wait``, in seconds, when the body gives no shorter timeout.
+        resume_auth: who may call the resume endpoint (``lro.OidcAuthenticator`` for
+            Cloud Tasks, ``lro.SharedSecretAuthenticator`` elsewhere); without it the
+            endpoint refuses every call with 403.
+        max_attempts: failed runs of a resumed handler before its operation fails.
     """
     service = _Service(client, max_wait)
+    resume = _Resume(client, resume_auth, max_attempts)
     return Starlette(
         exception_handlers={404: _no_route, 405: _no_route},
         routes=[
             Route("/v1/{path:path}", _endpoint(service.get_or_list), methods=["GET"]),
             Route("/v1/{path:path}", _endpoint(service.delete), methods=["DELETE"]),
             Route("/v1/{path:path}", _endpoint(service.post), methods=["POST"]),
+            Route("/operations/{handler}", resume.put, methods=["PUT"]),
         ],
     )

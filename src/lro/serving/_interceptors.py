@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import grpc
 import grpc.aio
 
-from lro._calls import ServedCall, serving
+from lro._calls import ServedCall, header_says_timed_out, serving
 from lro._client import OPERATION_ID_HEADER
 from lro._core.errors import InvalidOperationName
 from lro._core.names import name_from_header
@@ -34,9 +34,11 @@ def _served_call(details: grpc.HandlerCallDetails) -> ServedCall | InvalidOperat
         if key.lower() == OPERATION_ID_HEADER and value:
             text = value if isinstance(value, str) else value.decode(errors="replace")
             try:
-                return ServedCall(details.method, name_from_header(text))
+                name = name_from_header(text)
             except InvalidOperationName as exc:
                 return exc
+            timed_out = header_says_timed_out(details.invocation_metadata)
+            return ServedCall(details.method, name, timed_out)
     return ServedCall(details.method)
 
 

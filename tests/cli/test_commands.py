@@ -1,0 +1,67 @@
+"""The ``lro`` command, run as users run it: a real process on a real store."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import lro
+
+
+def _lro(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lro.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path}/cli.db"
+
+
+def test_list_get_cancel_delete(url: str) -> None:
+    with lro.Client(url, worker=False) as client:
+        first, second, third = (client.new_operation() for _ in range(3))
+        first.done()
+    listed = _lro("list", "--db", url, "--page-size", "2")
+    assert listed.returncode == 0, listed.stderr
+    lines = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [line["name"] for line in lines[:2]] == [first.name, second.name]
+    token = lines[2]["nextPageToken"]
+    rest = _lro("list", "--db", url, "--page-token", token)
+    assert [json.loads(line)["name"] for line in rest.stdout.splitlines()] == [third.name]
+    running = _lro("list", "--db", url, "--filter", "done = false")
+    assert [json.loads(line)["name"] for line in running.stdout.splitlines()] == [
+        second.name,
+        third.name,
+    ]
+    cancelled = _lro("cancel", "--db", url, second.name)
+    assert json.loads(cancelled.stdout)["error"]["code"] == 1
+    assert _lro("delete", "--db", url, third.name).returncode == 0
+    got = _lro("get", "--db", url, third.name)
+    assert got.returncode == 1
+    assert "NotFound" in got.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("get", "not a name"),
+        ("list", "--filter", "done ="),
+        ("list", "--page-token", "forged"),
+        ("list", "--page-size", "-1"),
+    ],
+)
+def test_bad_input_is_a_clear_error(url: str, args: tuple[str, ...]) -> None:
+    result = _lro(*args, "--db", url)
+    assert result.returncode == 1
+    assert result.stderr.startswith("lro: ")
+    assert "Traceback" not in result.stderr
