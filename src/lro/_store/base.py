@@ -64,6 +64,27 @@ class OperationRecord:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
 
+def column_values(record: OperationRecord) -> dict[str, object]:
+    """The columns of lro's operations table that store ``record``, by name (the same
+    on SQLite and PostgreSQL; ``collection`` is computed by the database)."""
+    return {
+        "name": record.name,
+        "operation": record.operation.SerializeToString(deterministic=True),
+        "done": record.done,
+        "error_code": record.error_code,
+        "metadata_type": record.metadata_type,
+        "state": record.state,
+        "resume_point": record.resume_point,
+        "resume_target": record.resume_target,
+        "create_time_us": record.create_time_us,
+        "update_time_us": record.update_time_us,
+        "version": record.version,
+        "attempts": record.attempts,
+        "last_error": record.last_error,
+        "wait_timed_out": record.wait_timed_out,
+    }
+
+
 def now_us() -> int:
     """Microseconds since the epoch, the stores' clock."""
     return time.time_ns() // 1000

@@ -34,7 +34,7 @@ from lro._core.errors import (
 )
 from lro._core.filters import OPERATION_COLUMNS, SqlDialect, compile_filter
 from lro._core.listing import ListQuery, keyset_parameters
-from lro._store.base import OperationRecord, StaleVersion, now_us
+from lro._store.base import OperationRecord, StaleVersion, column_values, now_us
 from lro._store.notify import ChangeHub
 from lro._store.postgres_listener import ChangeListener
 from lro._store.postgres_settings import (
@@ -347,26 +347,6 @@ def _went_stale(connection: psycopg.Connection[DictRow]) -> bool:
     return bool(poller.poll(0))
 
 
-def row_values(record: OperationRecord) -> dict[str, object]:
-    """The statement parameters that store ``record``."""
-    return {
-        "name": record.name,
-        "operation": record.operation.SerializeToString(deterministic=True),
-        "done": record.done,
-        "error_code": record.error_code,
-        "metadata_type": record.metadata_type,
-        "state": record.state,
-        "resume_point": record.resume_point,
-        "resume_target": record.resume_target,
-        "create_time_us": record.create_time_us,
-        "update_time_us": record.update_time_us,
-        "version": record.version,
-        "attempts": record.attempts,
-        "last_error": record.last_error,
-        "wait_timed_out": record.wait_timed_out,
-    }
-
-
 def _record_from_row(row: DictRow) -> OperationRecord:
     state = row["state"]
     return OperationRecord(
@@ -381,3 +361,6 @@ def _record_from_row(row: DictRow) -> OperationRecord:
         last_error=str(row["last_error"]),
         wait_timed_out=bool(row["wait_timed_out"]),
     )
+
+
+row_values = column_values

@@ -16,7 +16,7 @@ import google.longrunning.operations_proto_pb2 as operations_pb2
 from lro._core.errors import AlreadyExists, InvalidArgument, NotFound, Unavailable
 from lro._core.filters import OPERATION_COLUMNS, SqlDialect, compile_filter
 from lro._core.listing import ListQuery, keyset_parameters
-from lro._store.base import OperationRecord, StaleVersion, now_us
+from lro._store.base import OperationRecord, StaleVersion, column_values, now_us
 from lro._store.notify import ChangeHub
 from lro._store.queries import load_migrations, load_queries
 from lro._store.sqlite_wakeups import SqliteWakeups
@@ -244,25 +244,6 @@ def _statements(sql: str) -> list[str]:
     return statements
 
 
-def _row_values(record: OperationRecord) -> dict[str, object]:
-    return {
-        "name": record.name,
-        "operation": record.operation.SerializeToString(deterministic=True),
-        "done": int(record.done),
-        "error_code": record.error_code,
-        "metadata_type": record.metadata_type,
-        "state": record.state,
-        "resume_point": record.resume_point,
-        "resume_target": record.resume_target,
-        "create_time_us": record.create_time_us,
-        "update_time_us": record.update_time_us,
-        "version": record.version,
-        "attempts": record.attempts,
-        "last_error": record.last_error,
-        "wait_timed_out": int(record.wait_timed_out),
-    }
-
-
 def _record_from_row(row: sqlite3.Row) -> OperationRecord:
     operation = operations_pb2.Operation.FromString(bytes(row["operation"]))
     state = row["state"]
@@ -278,3 +259,6 @@ def _record_from_row(row: sqlite3.Row) -> OperationRecord:
         last_error=str(row["last_error"]),
         wait_timed_out=bool(row["wait_timed_out"]),
     )
+
+
+_row_values = column_values  # sqlite3 stores Python bools as 0 and 1
