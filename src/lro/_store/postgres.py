@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Collection, Iterator
 from typing import Any
 
-import google.longrunning.operations_proto_pb2 as operations_pb2
 import psycopg
 from google.rpc import code_pb2
 from psycopg import sql
@@ -34,7 +33,13 @@ from lro._core.errors import (
 )
 from lro._core.filters import OPERATION_COLUMNS, SqlDialect, compile_filter
 from lro._core.listing import ListQuery, keyset_parameters
-from lro._store.base import OperationRecord, StaleVersion, column_values, now_us
+from lro._store.base import (
+    OperationRecord,
+    StaleVersion,
+    column_values,
+    now_us,
+    record_from_columns,
+)
 from lro._store.notify import ChangeHub
 from lro._store.postgres_listener import ChangeListener
 from lro._store.postgres_settings import (
@@ -347,20 +352,5 @@ def _went_stale(connection: psycopg.Connection[DictRow]) -> bool:
     return bool(poller.poll(0))
 
 
-def _record_from_row(row: DictRow) -> OperationRecord:
-    state = row["state"]
-    return OperationRecord(
-        operation=operations_pb2.Operation.FromString(bytes(row["operation"])),
-        state=bytes(state) if state is not None else None,
-        resume_point=str(row["resume_point"]),
-        resume_target=str(row["resume_target"]),
-        version=int(row["version"]),
-        create_time_us=int(row["create_time_us"]),
-        update_time_us=int(row["update_time_us"]),
-        attempts=int(row["attempts"]),
-        last_error=str(row["last_error"]),
-        wait_timed_out=bool(row["wait_timed_out"]),
-    )
-
-
 row_values = column_values
+_record_from_row = record_from_columns

@@ -11,12 +11,16 @@ import threading
 from collections.abc import Collection, Iterator
 from pathlib import Path
 
-import google.longrunning.operations_proto_pb2 as operations_pb2
-
 from lro._core.errors import AlreadyExists, InvalidArgument, NotFound, Unavailable
 from lro._core.filters import OPERATION_COLUMNS, SqlDialect, compile_filter
 from lro._core.listing import ListQuery, keyset_parameters
-from lro._store.base import OperationRecord, StaleVersion, column_values, now_us
+from lro._store.base import (
+    OperationRecord,
+    StaleVersion,
+    column_values,
+    now_us,
+    record_from_columns,
+)
 from lro._store.notify import ChangeHub
 from lro._store.queries import load_migrations, load_queries
 from lro._store.sqlite_wakeups import SqliteWakeups
@@ -244,21 +248,5 @@ def _statements(sql: str) -> list[str]:
     return statements
 
 
-def _record_from_row(row: sqlite3.Row) -> OperationRecord:
-    operation = operations_pb2.Operation.FromString(bytes(row["operation"]))
-    state = row["state"]
-    return OperationRecord(
-        operation=operation,
-        state=bytes(state) if state is not None else None,
-        resume_point=str(row["resume_point"]),
-        resume_target=str(row["resume_target"]),
-        version=int(row["version"]),
-        create_time_us=int(row["create_time_us"]),
-        update_time_us=int(row["update_time_us"]),
-        attempts=int(row["attempts"]),
-        last_error=str(row["last_error"]),
-        wait_timed_out=bool(row["wait_timed_out"]),
-    )
-
-
 _row_values = column_values  # sqlite3 stores Python bools as 0 and 1
+_record_from_row = record_from_columns
