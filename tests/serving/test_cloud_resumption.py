@@ -22,7 +22,7 @@ from google.protobuf import wrappers_pb2
 from google.rpc import code_pb2
 
 import lro
-from lro._client import choose_resumer
+from lro._client_base import choose_resumer
 from lro._resume.tasks import TasksResumer
 from lro._resume.workflows import WorkflowsResumer, workflow_argument
 from lro.serving import http_app

@@ -7,41 +7,14 @@ registered handler after a sleep (as the Go package's v2 does).
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import importlib
-from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from lro._core.errors import FailedPrecondition
-from lro._store.base import OperationRecord, TargetKind
+from lro._runtime import CloudResumer, HandOver
 
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class HandOver:
-    """A durable wait, as a cloud resumer gets it: the operation as saved (with its
-    resume point) and whom to resume."""
-
-    record: OperationRecord
-    target_kind: TargetKind
-    target: str
-    sleep: float
-    children: Sequence[str]
-    timeout: float
-    poll_frequency: float
-    child_endpoint: str
-
-
-class CloudResumer(Protocol):
-    """Resumes operations through a managed service instead of the embedded worker."""
-
-    def accepts(self, target_kind: TargetKind, children: Sequence[str]) -> bool:
-        """Whether this resumer can serve a wait for this target and children."""
-        ...
-
-    def resume_later(self, hand_over: HandOver) -> str:
-        """Hand the wait over; returns the name of what was created (execution, task)."""
-        ...
+__all__ = ["CloudResumer", "HandOver", "due_time", "import_cloud"]
 
 
 def import_cloud(module: str) -> Any:

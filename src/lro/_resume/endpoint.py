@@ -3,32 +3,29 @@
 Cloud Tasks calls ``PUT {resume_host}/operations/{handler}?operation={name}`` when a
 sleep is over. The handler runs in the request; a failure is counted on the operation
 (``attempts``, ``last_error``) and answered with its error, so that Cloud Tasks tries
-again; after ``max_attempts`` the operation ends with the handler's error instead.
+again; after the policy's last attempt the operation ends with the handler's error
+instead.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from typing import TYPE_CHECKING
-
-from google.rpc import code_pb2
 
 from lro._core import transitions
+from lro._core.attempts import MAX_ATTEMPTS, AttemptPolicy, failure_text
 from lro._core.errors import NotFound, OperationAlreadyDone
 from lro._core.names import validate_name
 from lro._core.statuses import status_of
+from lro._runtime import Runtime
 from lro._store.base import update_record
 
-if TYPE_CHECKING:
-    from lro._client import Client
-
 logger = logging.getLogger("lro.resume")
-DEFAULT_MAX_ATTEMPTS = 5
+DEFAULT_MAX_ATTEMPTS = MAX_ATTEMPTS
 
 
 def resume_now(
-    client: Client, handler: str, name: str, max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    runtime: Runtime, handler: str, name: str, max_attempts: int = DEFAULT_MAX_ATTEMPTS
 ) -> str:
     """Run ``handler`` on operation ``name``; returns what happened.
 
@@ -36,32 +33,30 @@ def resume_now(
     the handler returned, ``"failed"`` when the last allowed attempt failed and ended
     the operation. Other failures raise the handler's error.
     """
-    resumable = client._handlers.get(handler)
+    resumable = runtime.registry.handler(handler)
     if resumable is None:
         raise NotFound(f"handler {handler!r}")
-    store = client.store
-    record = store.get(validate_name(name))
+    record = runtime.store.get(validate_name(name))
     if record.done:
         return "done"
-    op = client._operation_for(record, resumable.state_type, handler_name=handler)
     try:
-        resumable.function(op)
+        resumable.run(record)
     except Exception as exc:
-        return _count_failure(client, name, exc, max_attempts)
+        return _count_failure(runtime, name, exc, AttemptPolicy(max_attempts))
     return "resumed"
 
 
-def _count_failure(client: Client, name: str, exc: Exception, max_attempts: int) -> str:
+def _count_failure(runtime: Runtime, name: str, exc: Exception, policy: AttemptPolicy) -> str:
     status = status_of(exc)
-    message = f"{code_pb2.Code.Name(status.code)}: {status.message}"
-    store = client.store
+    message = failure_text(status)
+    store = runtime.store
     counted = update_record(
         store,
         store.get(name),
         lambda r: r.replace(attempts=r.attempts + 1, last_error=message),
     )
     logger.warning("operation %s attempt %d failed: %s", name, counted.attempts, message)
-    if counted.done or counted.attempts < max_attempts:
+    if counted.done or not policy.is_last(counted.attempts):
         raise exc
     with contextlib.suppress(OperationAlreadyDone):
         update_record(

@@ -69,7 +69,7 @@ def run_worker(args: argparse.Namespace) -> int:
     for signal_number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signal_number, lambda *_: stop.set())
     worker = client.start_worker(settings)
-    handlers = ", ".join(sorted(client._handlers)) or "none"
+    handlers = ", ".join(client.registry.handler_names()) or "none"
     print(f"lro worker {worker.owner} on {client.store!r}; handlers: {handlers}", flush=True)
     stop.wait()
     client.close()

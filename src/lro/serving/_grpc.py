@@ -185,6 +185,6 @@ class AsyncOperationsServicer(operations_grpc.OperationsServicer):
         try:
             name = validate_name(request.name)
             timeout = wait_seconds(request, context.time_remaining(), self.max_wait)
-            return await latest_async(self.client.store, name, timeout)
+            return await latest_async(self.client, name, timeout)
         except Exception as exc:
             await _abort_async(context, exc)

@@ -34,7 +34,7 @@ from starlette.routing import Route
 
 from lro._client import Client
 from lro._core.errors import Error, InvalidArgument, NotFound, PermissionDenied
-from lro._core.names import COLLECTION, validate_name
+from lro._core.names import COLLECTION
 from lro._resume.auth import ResumeAuthenticator
 from lro._resume.endpoint import DEFAULT_MAX_ATTEMPTS, resume_now
 from lro.serving._requests import DEFAULT_MAX_WAIT, latest_async, list_response, wait_seconds
@@ -141,7 +141,7 @@ class _Service:
             wait = await _parsed(request, operations_pb2.WaitOperationRequest())
             assert isinstance(wait, operations_pb2.WaitOperationRequest)
             timeout = wait_seconds(wait, None, self.max_wait)
-            return await latest_async(self.client.store, validate_name(name), timeout)
+            return await latest_async(self.client, name, timeout)
         raise NotFound(request.path_params["path"])
 
 
@@ -162,7 +162,11 @@ class _Resume:
             if not name:
                 raise InvalidArgument("the resume needs ?operation={name}")
             outcome = await asyncio.to_thread(
-                resume_now, self.client, request.path_params["handler"], name, self.max_attempts
+                resume_now,
+                self.client.runtime,
+                request.path_params["handler"],
+                name,
+                self.max_attempts,
             )
         except Exception as exc:
             return _error_response(exc)

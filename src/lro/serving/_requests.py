@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
 import google.longrunning.operations_proto_pb2 as operations_pb2
 
 from lro._client import Client
+from lro._core import waiting
 from lro._core.errors import InvalidArgument
-from lro._store.base import Store
+from lro._core.names import validate_name
+from lro.aio._drive import drive_async
 
 DEFAULT_MAX_WAIT = 600.0
 RECHECK_EVERY = 1.0
@@ -46,27 +45,19 @@ def list_response(
     return operations_pb2.ListOperationsResponse(operations=operations, next_page_token=next_token)
 
 
-async def latest_async(store: Store, name: str, timeout: float) -> operations_pb2.Operation:
-    """The operation once done, or its latest state after ``timeout`` seconds.
+async def latest_async(client: Client, name: str, timeout: float) -> operations_pb2.Operation:
+    """WaitOperation on the asyncio driver: the operation once done, or its latest
+    state after ``timeout`` seconds; rides out an outage of the store that ends in time.
 
     Woken by the store's change notifications without holding a thread while it waits;
     rechecks every second for changes made by other processes.
     """
-    loop = asyncio.get_running_loop()
-    changed = asyncio.Event()
-    deadline = loop.time() + timeout
-
-    def wake(_name: str) -> None:
-        # The loop may close between a publisher's lookup and this call.
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(changed.set)
-
-    with store.changes.subscribe([name], wake):
-        while True:
-            changed.clear()
-            operation = (await asyncio.to_thread(store.get, name)).operation
-            remaining = deadline - loop.time()
-            if operation.done or remaining <= 0:
-                return operation
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), min(remaining, RECHECK_EVERY))
+    runtime = client.runtime
+    steps = waiting.latest(
+        runtime.store,
+        validate_name(name),
+        timeout=timeout,
+        now=runtime.clock.monotonic,
+        recheck_every=RECHECK_EVERY,
+    )
+    return await drive_async(steps, runtime.clock)

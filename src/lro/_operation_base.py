@@ -1,0 +1,399 @@
+"""What ``lro.Operation`` and ``lro.aio.Operation`` share: the handle's record and
+state, the changes they make, and the wait as steps for a driver.
+
+Nothing here blocks: a change is a pure function for ``update_record``, and the wait
+is a generator of requests (``lro._core.waiting``) that the sync face runs with
+``lro._drive.drive`` and the asyncio face with ``lro.aio._drive.drive_async``.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import dataclasses
+import os
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any, Generic, TypeVar
+
+import google.longrunning.operations_proto_pb2 as operations_pb2
+from google.protobuf.message import Message
+from google.rpc import status_pb2
+
+from lro._core import transitions, waiting
+from lro._core.codecs import StateCodec, codec_for
+from lro._core.constants import DEV_MODE_ENV
+from lro._core.durations import Duration, seconds
+from lro._core.errors import (
+    Cancelled,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    OperationAlreadyDone,
+)
+from lro._core.names import validate_name
+from lro._core.statuses import status_of
+from lro._core.waiting import Call, Steps
+from lro._resume.channels import Channels, operations_stub, validate_endpoint
+from lro._resume.plan import schedule_resumption, wait_plan, wakeup_store
+from lro._runtime import HandOver, HasRuntime, Resumable, ResumeTarget, Runtime
+from lro._store.base import OperationRecord, Store, update_record
+
+T = TypeVar("T")
+Change = Callable[[OperationRecord], OperationRecord]
+
+
+class OperationBase(abc.ABC, Generic[T]):
+    """The state of one operation's handle, whichever face uses it.
+
+    Args:
+        runtime: the client's runtime.
+        record: the operation as last read or written.
+        state_type: the type of the private state (None: any JSON value).
+        handler_name: the registered handler that runs it, if any.
+        callback: the development callback that resumes it, if any.
+    """
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        record: OperationRecord,
+        state_type: type[T] | None = None,
+        *,
+        handler_name: str = "",
+        callback: Callable[[Any], object] | None = None,
+    ) -> None:
+        self._runtime = runtime
+        self._record = record
+        self._state_type = state_type
+        self._codec: StateCodec[T] = codec_for(state_type)
+        self._state: T | None = None
+        self._state_loaded = False
+        self._lock = threading.Lock()
+        self._handler_name = handler_name
+        self.callback = callback
+
+    @property
+    def name(self) -> str:
+        """The operation's resource name."""
+        return self._record.name
+
+    @property
+    def resume_point(self) -> str:
+        """Where a resumed handler should continue; empty on the first run."""
+        return self._record.resume_point
+
+    @property
+    def resume_method(self) -> str:
+        """The gRPC method that resumes this operation, if any."""
+        return self._record.resume_target
+
+    @property
+    def wait_timed_out(self) -> bool:
+        """True in a handler resumed because its durable wait ran out of time.
+
+        The children it waited for were not all done by the timeout; read them to see
+        which. False on a first run, and after a wait that ended normally.
+        """
+        return self._record.wait_timed_out
+
+    @property
+    def attempts(self) -> int:
+        """Failed handler runs at the current resume point (see ``last_error``)."""
+        return self._record.attempts
+
+    @property
+    def last_error(self) -> str:
+        """The last failure of a handler run, as ``CODE: message``; empty if none."""
+        return self._record.last_error
+
+    @property
+    def in_dev_mode(self) -> bool:
+        """True when running locally (``K_SERVICE`` unset), as in the Go package."""
+        return not os.environ.get(DEV_MODE_ENV)
+
+    @property
+    def _store(self) -> Store:
+        return self._runtime.store
+
+    def _current(self) -> OperationRecord:
+        with self._lock:
+            return self._record
+
+    def _adopt(self, record: OperationRecord) -> OperationRecord:
+        """Keep ``record`` if it is newer than the one held; returns it."""
+        with self._lock:
+            if record.version >= self._record.version:
+                self._record = record
+        return record
+
+    def _update(self, change: Change) -> OperationRecord:
+        """Apply ``change`` with compare-and-set (blocking)."""
+        return self._adopt(update_record(self._store, self._current(), change))
+
+    def _read(self) -> OperationRecord:
+        """The record as stored now (blocking)."""
+        return self._adopt(self._store.get(self.name))
+
+    def _error_now(
+        self, error: BaseException | status_pb2.Status, metadata: Message | None
+    ) -> OperationRecord:
+        """Finish with ``error`` (blocking); see ``Operation.error``."""
+        if isinstance(error, Cancelled):
+            current = self._read()
+            if transitions.is_cancelled(current.operation):
+                return current
+        return self._update(failing(status_of(error), metadata))
+
+    def _loaded_state(self) -> T:
+        """The state as saved, else a fresh ``state_type()``; decoded once."""
+        with self._lock:
+            if not self._state_loaded:
+                stored = self._record.state
+                self._state = (
+                    self._codec.decode(stored) if stored is not None else self._default_state()
+                )
+                self._state_loaded = True
+            return self._state  # type: ignore[return-value]
+
+    def _default_state(self) -> T | None:
+        if self._state_type is None:
+            return None
+        return no_default_state(self._state_type)()  # type: ignore[return-value]
+
+    def _save_state(self, value: T) -> None:
+        """Save the state (blocking), checked against its type."""
+        encoded = self._codec.encode(value)
+        self._update(lambda r: r.replace(state=encoded))
+        with self._lock:
+            self._state = value
+            self._state_loaded = True
+
+    def _encoded_state(self) -> bytes | None:
+        """The state to save with a durable wait: None if it was never read or set."""
+        with self._lock:
+            if not self._state_loaded:
+                return None
+            return self._codec.encode(self._state)  # type: ignore[arg-type]
+
+    def _wait_steps(
+        self,
+        *,
+        sleep: Duration,
+        children: Iterable[str],
+        timeout: Duration,
+        poll_frequency: Duration,
+        service: object,
+        resume_at: str | None,
+        child_endpoint: str | None,
+    ) -> Steps[dict[str, operations_pb2.Operation]]:
+        """``Operation.wait``, as steps."""
+        every = seconds(poll_frequency, "poll_frequency")
+        sleep_seconds = seconds(sleep, "sleep")
+        names = [validate_name(name) for name in children]
+        limit = seconds(timeout, "timeout")
+        if child_endpoint is not None and service is not None:
+            raise InvalidArgument("give service or child_endpoint, not both")
+        if resume_at is not None:
+            if service is not None and not self._is_own(service):
+                raise InvalidArgument(
+                    "a durable wait (resume_at) cannot keep a service object; "
+                    "give child_endpoint, the address of its Operations service"
+                )
+            wait = Wait(sleep_seconds, names, limit, every, child_endpoint)
+            yield from self._durable_steps(resume_at, wait)
+            return {}
+        now = self._runtime.clock.monotonic
+        yield from waiting.cancellable_sleep(
+            self._store, self.name, sleep_seconds, recheck_every=every, now=now
+        )
+        if not names:
+            return {}
+        with contextlib.closing(Channels()) as channels:
+            if child_endpoint is not None:
+                service = operations_stub(channels.get(validate_endpoint(child_endpoint)))
+            try:
+                return (yield from self._children_steps(names, limit, every, service))
+            except Cancelled:
+                yield from self._cancel_children_steps(names, service)
+                raise
+
+    def _is_own(self, service: object) -> bool:
+        return isinstance(service, HasRuntime) and service.runtime is self._runtime
+
+    def _children_steps(
+        self, names: list[str], limit: float, every: float, service: object
+    ) -> Steps[dict[str, operations_pb2.Operation]]:
+        store, now = self._store, self._runtime.clock.monotonic
+        if service is None or self._is_own(service):
+            return (
+                yield from waiting.children_done(
+                    store, names, timeout=limit, recheck_every=every, now=now, owner=self.name
+                )
+            )
+        if isinstance(service, HasRuntime):
+            # Another store: its notifications wake the wait; a cancellation of this
+            # operation is seen when the wait ends.
+            found = yield from waiting.children_done(
+                service.runtime.store, names, timeout=limit, recheck_every=every, now=now
+            )
+            yield from waiting.check_cancelled(store, self.name)
+            return found
+        return (
+            yield from waiting.children_at_service(
+                service,
+                names,
+                timeout=limit,
+                poll_frequency=every,
+                now=now,
+                owner=(store, self.name),
+            )
+        )
+
+    def _cancel_children_steps(self, names: list[str], service: object) -> Steps[None]:
+        """Cancel the children still running, where ``service`` can (best effort)."""
+        if service is None or isinstance(service, HasRuntime):
+            store = self._store if service is None else service.runtime.store
+            for name in names:
+                with contextlib.suppress(NotFound):
+                    yield Call(cancel_in_store, (store, name))
+            return
+        cancel = getattr(service, "CancelOperation", None)
+        if cancel is None:
+            return
+        for name in names:
+            with contextlib.suppress(Exception):
+                yield Call(cancel, (operations_pb2.CancelOperationRequest(name=name),))
+
+    def _durable_steps(self, point: str, wait: Wait) -> Steps[None]:
+        """Save the state, the resume point and the wait; a worker or a cloud resumer
+        resumes the operation when the wait is over."""
+        if not isinstance(point, str) or not point:
+            raise InvalidArgument("resume_at must be a non-empty string")
+        target = self._resume_target()
+        cloud = self._runtime.cloud_resumer
+        if cloud is not None and cloud.accepts(target.kind, wait.children):
+            saved = yield Call(self._update, (self._saving_for_hand_over(point),))
+            yield Call(cloud.resume_later, (wait.hand_over(saved, target),))
+            return
+        store = wakeup_store(self._store)
+        if wait.children and wait.child_endpoint is None:
+            found = yield Call(store.get_many, (wait.children,))
+            missing = set(wait.children) - found.keys()
+            if missing:
+                raise NotFound(min(missing))
+        endpoint = validate_endpoint(wait.child_endpoint) if wait.child_endpoint else ""
+        plan = wait_plan(
+            target,
+            sleep=wait.sleep,
+            children=wait.children,
+            timeout=wait.timeout,
+            poll_frequency=wait.poll_frequency,
+            child_endpoint=endpoint,
+        )
+        state = self._encoded_state()
+        record, wakeup = yield Call(
+            schedule_resumption, (store, self._current(), point, state, plan)
+        )
+        self._adopt(record)
+        yield Call(self._runtime.scheduled, (wakeup,))
+
+    def _saving_for_hand_over(self, point: str) -> Change:
+        state = self._encoded_state()
+
+        def save(record: OperationRecord) -> OperationRecord:
+            if record.done:
+                raise OperationAlreadyDone(record.name)
+            return record.replace(
+                resume_point=point,
+                state=state if state is not None else record.state,
+                attempts=0,
+                wait_timed_out=False,
+            )
+
+        return save
+
+    def _resume_target(self) -> ResumeTarget:
+        """Whom a durable wait resumes."""
+        if self._handler_name:
+            return ResumeTarget("handler", self._handler_name)
+        runtime = self._runtime
+        if self.callback is not None:
+            runtime.registry.add_callback(self.name, self._callback_resumable())
+            return ResumeTarget("callback", self.name, pinned_to=runtime.instance_id)
+        if self.resume_method and runtime.resume_host:
+            return ResumeTarget("grpc", self.resume_method, validate_endpoint(runtime.resume_host))
+        raise FailedPrecondition(
+            f"operation {self.name!r} has nothing to resume it: start it with "
+            "client.start(handler), or give callback=, or resume_method= and the "
+            "client's resume_host"
+        )
+
+    @abc.abstractmethod
+    def _callback_resumable(self) -> Resumable:
+        """The development callback, as the registry keeps it; each face runs it its way."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__qualname__}({self.name!r})"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Wait:
+    """The arguments of a durable wait, checked."""
+
+    sleep: float
+    children: list[str]
+    timeout: float
+    poll_frequency: float
+    child_endpoint: str | None
+
+    def hand_over(self, record: OperationRecord, target: ResumeTarget) -> HandOver:
+        """This wait as a cloud resumer takes it."""
+        return HandOver(
+            record,
+            target.kind,
+            target.name,
+            sleep=self.sleep,
+            children=self.children,
+            timeout=self.timeout,
+            poll_frequency=self.poll_frequency,
+            child_endpoint=self.child_endpoint or "",
+        )
+
+
+def setting_metadata(metadata: Message) -> Change:
+    """The change that replaces the metadata."""
+    return lambda r: r.replace(operation=transitions.set_metadata(r.operation, metadata))
+
+
+def finishing(response: Message | None, metadata: Message | None) -> Change:
+    """The change that finishes with ``response``."""
+    return lambda r: r.replace(operation=transitions.finish(r.operation, response, metadata))
+
+
+def failing(status: status_pb2.Status, metadata: Message | None = None) -> Change:
+    """The change that finishes with the error ``status``."""
+    return lambda r: r.replace(operation=transitions.fail(r.operation, status, metadata))
+
+
+def cancel_in_store(store: Store, name: str) -> operations_pb2.Operation:
+    """Cancel ``name`` in ``store``: a running operation ends with CANCELLED (blocking)."""
+    record = store.get(validate_name(name))
+    return update_record(
+        store, record, lambda r: r.replace(operation=transitions.cancel(r.operation))
+    ).operation
+
+
+def no_default_state(state_type: type) -> Callable[[], object]:
+    """A default-state factory for ``state_type``, or one that explains why there is none."""
+
+    def make() -> object:
+        try:
+            return state_type()
+        except TypeError as exc:
+            raise FailedPrecondition(
+                f"no state saved yet, and {state_type.__qualname__}() needs arguments; "
+                "set op.state first"
+            ) from exc
+
+    return make

@@ -1,0 +1,1 @@
+"""lro for asyncio."""

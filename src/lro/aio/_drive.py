@@ -1,0 +1,108 @@
+"""The asyncio driver: runs the generators of ``lro._core.waiting`` on an event loop.
+
+A pause waits on an ``asyncio.Event`` that the store's change notifications set from
+any thread (through ``loop.call_soon_threadsafe``), so no thread is held while a wait
+waits. Blocking calls (store I/O) run in a bounded thread pool: the one given, else
+the loop's default executor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import inspect
+from collections.abc import Callable
+from concurrent.futures import Executor
+from typing import Any, TypeVar, cast
+
+import google.longrunning.operations_proto_pb2 as operations_pb2
+import grpc.aio
+
+from lro._core.waiting import Call, Pause, Poll, Read, Request, Steps, Watch
+from lro._runtime import SYSTEM_CLOCK, Clock
+from lro._store.base import Store
+from lro._store.notify import Subscription
+
+R = TypeVar("R")
+
+
+def runs_on_loop(function: object) -> bool:
+    """Whether calling ``function`` gives something to await (a coroutine function, a
+    ``grpc.aio`` stub method) rather than blocking."""
+    return inspect.iscoroutinefunction(function) or isinstance(
+        function, grpc.aio.UnaryUnaryMultiCallable
+    )
+
+
+class _AsyncPerformer:
+    """Performs the requests of one generator on the running loop."""
+
+    def __init__(self, clock: Clock, executor: Executor | None) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.clock = clock
+        self.executor = executor
+        self.changed = asyncio.Event()
+        self.subscriptions: list[Subscription] = []
+
+    async def blocking(self, function: Callable[..., Any], *args: Any) -> Any:
+        if runs_on_loop(function):
+            return await function(*args)
+        return await self.loop.run_in_executor(self.executor, functools.partial(function, *args))
+
+    async def perform(self, request: Request) -> Any:
+        if isinstance(request, Call):
+            return await self.blocking(request.function, *request.args)
+        if isinstance(request, Read):
+            store = cast(Store, request.source)
+            records = await self.blocking(store.get_many, request.names)
+            return {name: record.operation for name, record in records.items()}
+        if isinstance(request, Pause):
+            changed = await self.clock.wait_async(self.changed, request.seconds)
+            self.changed.clear()
+            return changed
+        if isinstance(request, Watch):
+            hub = cast(Store, request.source).changes
+            self.subscriptions.append(hub.subscribe(request.names, self._on_change))
+            return None
+        return await self.poll(request)
+
+    async def poll(self, request: Poll) -> dict[str, operations_pb2.Operation]:
+        get = request.service.GetOperation  # type: ignore[attr-defined]
+        found = {}
+        for name in request.names:
+            found[name] = await self.blocking(get, operations_pb2.GetOperationRequest(name=name))
+        return found
+
+    def _on_change(self, _name: str) -> None:
+        # Called on the writer's thread; the loop may have closed since.
+        with contextlib.suppress(RuntimeError):
+            self.loop.call_soon_threadsafe(self.changed.set)
+
+    def close(self) -> None:
+        for subscription in self.subscriptions:
+            subscription.cancel()
+
+
+async def drive_async(
+    steps: Steps[R], clock: Clock = SYSTEM_CLOCK, executor: Executor | None = None
+) -> R:
+    """Run ``steps`` to its end on the running loop; returns its value or raises its error.
+
+    An exception of a request goes back into the generator, which may handle it.
+    """
+    performer = _AsyncPerformer(clock, executor)
+    try:
+        request = next(steps)
+        while True:
+            try:
+                result = await performer.perform(request)
+            except Exception as exc:
+                request = steps.throw(exc)
+            else:
+                request = steps.send(result)
+    except StopIteration as stop:
+        return cast(R, stop.value)
+    finally:
+        steps.close()
+        performer.close()
