@@ -9,20 +9,12 @@ from typing import Any, TypeVar, overload
 import google.longrunning.operations_proto_pb2 as operations_pb2
 from google.protobuf.message import Message
 
-from lro._client_base import (
-    ClientBase,
-    continued_operation,
-    name_of,
-    wait_limit,
-)
-from lro._core import waiting
+from lro._client_base import ClientBase, continued_operation, name_of
 from lro._core.codecs import codec_for
 from lro._core.constants import OPERATION_ID_HEADER
 from lro._core.durations import Duration
-from lro._core.names import validate_name
 from lro._drive import drive
 from lro._operation import Operation, run_with
-from lro._operation_base import cancel_in_store
 from lro._runtime import Resumable
 from lro._unmarshal import unmarshal_operation
 
@@ -70,7 +62,7 @@ class Client(ClientBase):
         self, name_or_request: str | operations_pb2.GetOperationRequest
     ) -> operations_pb2.Operation:
         """The operation as stored; NotFound or InvalidOperationName otherwise."""
-        return self.store.get(name_of(name_or_request)).operation
+        return self._get_now(name_of(name_or_request))
 
     def unmarshal_operation(
         self, name: str, response: Message | None = None, metadata: Message | None = None
@@ -85,11 +77,7 @@ class Client(ClientBase):
 
         Woken by change notifications; ``timeout`` None waits without limit.
         """
-        clock = self.runtime.clock
-        steps = waiting.latest(
-            self.store, validate_name(name), timeout=wait_limit(timeout), now=clock.monotonic
-        )
-        return drive(steps, clock)
+        return drive(self._latest_steps(name, timeout), self.runtime.clock)
 
     def list_operations(
         self,
@@ -118,11 +106,11 @@ class Client(ClientBase):
 
     def cancel_operation(self, name: str) -> operations_pb2.Operation:
         """Cancel: a running operation ends with CANCELLED; a done one stays as it is."""
-        return cancel_in_store(self.store, name)
+        return self._cancel_now(name)
 
     def delete_operation(self, name: str) -> None:
         """Delete an operation (it is not cancelled)."""
-        self.store.delete(validate_name(name))
+        self._delete_now(name)
 
     @overload
     def new_operation(

@@ -17,7 +17,7 @@ import google.longrunning.operations_proto_pb2 as operations_pb2
 from google.protobuf.message import Message
 
 from lro._calls import current_call, header_says_timed_out
-from lro._core import transitions
+from lro._core import transitions, waiting
 from lro._core.codecs import codec_for
 from lro._core.constants import (
     DEV_MODE_ENV,
@@ -39,6 +39,8 @@ from lro._core.listing import (
 )
 from lro._core.listing import page_size as normalized_page_size
 from lro._core.names import name_from_header, new_name, validate_name
+from lro._core.waiting import Call, Steps
+from lro._operation_base import cancel_in_store
 from lro._resume.plan import wait_plan, wakeup_store
 from lro._resume.worker import Worker, WorkerSettings
 from lro._resume.workflows import WorkflowsResumer
@@ -133,6 +135,29 @@ class ClientBase:
         if worker is not None:
             worker.stop(grace)
         self.runtime.close()
+
+    def _get_now(self, name: str) -> operations_pb2.Operation:
+        """The operation ``name`` as stored (blocking)."""
+        return self.store.get(name).operation
+
+    def _cancel_now(self, name: str) -> operations_pb2.Operation:
+        """Cancel ``name`` (blocking); see ``cancel_operation``."""
+        return cancel_in_store(self.store, name)
+
+    def _delete_now(self, name: str) -> None:
+        """Delete ``name`` (blocking)."""
+        self.store.delete(validate_name(name))
+
+    def _latest_steps(self, name: str, timeout: Duration | None) -> Steps[operations_pb2.Operation]:
+        """``wait_operation``, as steps: the operation once done, or at the timeout."""
+        limit = wait_limit(timeout)
+        store = yield Call(self.runtime.open)
+        clock = self.runtime.clock
+        return (
+            yield from waiting.latest(
+                store, validate_name(name), timeout=limit, now=clock.monotonic
+            )
+        )
 
     def _list_now(
         self, filter: str, page_size: int, page_token: str, name: str

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from google.longrunning import operations_proto_pb2 as operations_pb2
@@ -105,13 +106,13 @@ def test_another_client_as_service(client: lro.Client, tmp_path: str) -> None:
         assert finished[child.name].done
 
 
-def test_wait_operation_helpers(client: lro.Client) -> None:
+def test_wait_operation_helpers(client: lro.Client, wait_operation: Callable[..., Any]) -> None:
     op = client.new_operation()
     _later(0.1, lambda: op.done(wrappers_pb2.StringValue(value="v")))
-    assert lro.wait_operation(op.name, service=client, timeout=5).done
+    assert wait_operation(op.name, service=client, timeout=5).done
     running = client.new_operation()
     with pytest.raises(lro.WaitDeadlineExceeded):
-        lro.wait_operation(running.name, service=CountingService(client), timeout=0.2)
+        wait_operation(running.name, service=CountingService(client), timeout=0.2)
     latest = client.wait_operation(running.name, timeout=0.1)
     assert latest.name == running.name
     assert not latest.done
