@@ -148,16 +148,21 @@ class ClientBase:
         """Delete ``name`` (blocking)."""
         self.store.delete(validate_name(name))
 
-    def _latest_steps(self, name: str, timeout: Duration | None) -> Steps[operations_pb2.Operation]:
-        """``wait_operation``, as steps: the operation once done, or at the timeout."""
+    def _latest_steps(
+        self, name: str, timeout: Duration | None, recheck_every: float = float("inf")
+    ) -> Steps[operations_pb2.Operation]:
+        """``wait_operation``, as steps: the operation once done, or at the timeout;
+        read again every ``recheck_every`` seconds besides the notifications."""
         limit = wait_limit(timeout)
         store = yield Call(self.runtime.open)
-        clock = self.runtime.clock
-        return (
-            yield from waiting.latest(
-                store, validate_name(name), timeout=limit, now=clock.monotonic
-            )
+        steps = waiting.latest(
+            store,
+            validate_name(name),
+            timeout=limit,
+            now=self.runtime.clock.monotonic,
+            recheck_every=recheck_every,
         )
+        return (yield from steps)
 
     def _list_now(
         self, filter: str, page_size: int, page_token: str, name: str

@@ -102,3 +102,44 @@ def test_wait_operation_on_an_aio_client_and_timeouts(tmp_path: Path) -> None:
             assert not (await client.wait_operation(running.name, timeout=0.05)).done
 
     asyncio.run(main())
+
+
+def test_an_aio_client_served_by_grpc_aio_and_waited_on_through_an_aio_stub(
+    tmp_path: Path,
+) -> None:
+    import google.longrunning.operations_grpc_pb2 as operations_grpc
+    import google.longrunning.operations_proto_pb2 as operations_pb2
+    import grpc.aio
+    from google.protobuf import duration_pb2
+
+    from lro.serving import AsyncOperationsServicer
+
+    async def main() -> None:
+        async with (
+            lro.aio.Client(f"sqlite:///{tmp_path}/served.db") as served,
+            lro.aio.Client(f"sqlite:///{tmp_path}/waiter.db") as waiter,
+        ):
+            server = grpc.aio.server()
+            AsyncOperationsServicer(served).add_to_server(server)
+            port = server.add_insecure_port("127.0.0.1:0")
+            await server.start()
+            try:
+                async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+                    stub = operations_grpc.OperationsStub(channel)  # type: ignore[no-untyped-call]
+                    child = await served.new_operation()
+                    request = operations_pb2.WaitOperationRequest(
+                        name=child.name, timeout=duration_pb2.Duration(nanos=50_000_000)
+                    )
+                    assert not (await stub.WaitOperation(request)).done
+                    parent = await waiter.new_operation()
+                    waiting = asyncio.create_task(
+                        parent.wait(children=[child.name], service=stub, poll_frequency=0.2)
+                    )
+                    await asyncio.sleep(0.1)
+                    await child.done()
+                    found = await asyncio.wait_for(waiting, 30)
+                    assert found[child.name].done
+            finally:
+                await server.stop(None)
+
+    asyncio.run(main())

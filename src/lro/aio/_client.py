@@ -121,8 +121,12 @@ class Client(ClientBase):
         self, name: str, timeout: Duration | None = None
     ) -> operations_pb2.Operation:
         """The operation once done, or its latest state when ``timeout`` runs out."""
-        await self._blocking(self.runtime.open)
-        steps = self._latest_steps(name, timeout)
+        return await self._wait_latest(name, timeout)
+
+    async def _wait_latest(
+        self, name: str, timeout: Duration | None, recheck_every: float = float("inf")
+    ) -> operations_pb2.Operation:
+        steps = self._latest_steps(name, timeout, recheck_every)
         return await drive_async(steps, self.runtime.clock, self._executor)
 
     async def list_operations(
@@ -217,6 +221,19 @@ class Client(ClientBase):
         state_type = self._start_type(name, state)
         record = await self._blocking(self._start_now, name, state, state_type, metadata)
         return self._operation(record, state_type, handler_name=name)
+
+
+def face_of(client: ClientBase) -> Client:
+    """``client`` as an ``lro.aio.Client``: itself, or an asyncio face that shares the
+    runtime (store, handlers, worker) of an ``lro.Client``; closing stays with it."""
+    if isinstance(client, Client):
+        return client
+    face = Client.__new__(Client)
+    face.__dict__.update(client.__dict__)
+    face._worker_setting = False  # the worker stays the sync client's
+    face._executor = ThreadPoolExecutor(STORE_THREADS, thread_name_prefix="lro-aio")
+    face._loop = None
+    return face
 
 
 def _coroutine_function(function: Any) -> Any:

@@ -33,11 +33,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from lro._client import Client
+from lro._client_base import ClientBase
 from lro._core.errors import Error, InvalidArgument, NotFound, PermissionDenied
 from lro._core.names import COLLECTION
 from lro._resume.auth import ResumeAuthenticator
 from lro._resume.endpoint import DEFAULT_MAX_ATTEMPTS, resume_now
-from lro.serving._requests import DEFAULT_MAX_WAIT, latest_async, list_response, wait_seconds
+from lro.aio import Client as AsyncClient
+from lro.aio._client import face_of
+from lro.serving._requests import DEFAULT_MAX_WAIT, latest_async, list_async, wait_seconds
 from lro.serving._status import HTTP_STATUS, error_status
 
 MAX_BODY_BYTES = 64 * 1024
@@ -111,7 +114,7 @@ def _page_size(text: str) -> int:
 
 
 class _Service:
-    def __init__(self, client: Client, max_wait: float) -> None:
+    def __init__(self, client: AsyncClient, max_wait: float) -> None:
         self.client = client
         self.max_wait = max_wait
 
@@ -125,17 +128,17 @@ class _Service:
                 page_size=_page_size(query.get("pageSize", query.get("page_size", ""))),
                 page_token=query.get("pageToken", query.get("page_token", "")),
             )
-            return await asyncio.to_thread(list_response, self.client, list_request)
-        return await asyncio.to_thread(self.client.get_operation, path)
+            return await list_async(self.client, list_request)
+        return await self.client.get_operation(path)
 
     async def delete(self, request: Request) -> None:
-        await asyncio.to_thread(self.client.delete_operation, request.path_params["path"])
+        await self.client.delete_operation(request.path_params["path"])
 
     async def post(self, request: Request) -> Message | None:
         name, _, verb = request.path_params["path"].rpartition(":")
         if verb == "cancel":
             await _parsed(request, operations_pb2.CancelOperationRequest())
-            await asyncio.to_thread(self.client.cancel_operation, name)
+            await self.client.cancel_operation(name)
             return None
         if verb == "wait":
             wait = await _parsed(request, operations_pb2.WaitOperationRequest())
@@ -147,7 +150,7 @@ class _Service:
 
 class _Resume:
     def __init__(
-        self, client: Client, authenticator: ResumeAuthenticator | None, max_attempts: int
+        self, client: ClientBase, authenticator: ResumeAuthenticator | None, max_attempts: int
     ) -> None:
         self.client = client
         self.authenticator = authenticator
@@ -195,7 +198,7 @@ async def _no_route(request: Request, exc: Exception) -> Response:
 
 
 def http_app(
-    client: Client,
+    client: Client | AsyncClient,
     *,
     max_wait: float = DEFAULT_MAX_WAIT,
     resume_auth: ResumeAuthenticator | None = None,
@@ -204,14 +207,15 @@ def http_app(
     """The Operations service over ``client``'s store as an ASGI app (run it with uvicorn).
 
     Args:
-        client: the store to serve.
+        client: the store to serve: an ``lro.aio.Client``, or an ``lro.Client`` served
+            through its asyncio face.
         max_wait: longest ``:wait``, in seconds, when the body gives no shorter timeout.
         resume_auth: who may call the resume endpoint (``lro.OidcAuthenticator`` for
             Cloud Tasks, ``lro.SharedSecretAuthenticator`` elsewhere); without it the
             endpoint refuses every call with 403.
         max_attempts: failed runs of a resumed handler before its operation fails.
     """
-    service = _Service(client, max_wait)
+    service = _Service(face_of(client), max_wait)
     resume = _Resume(client, resume_auth, max_attempts)
     return Starlette(
         exception_handlers={404: _no_route, 405: _no_route},

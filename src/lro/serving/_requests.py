@@ -5,10 +5,8 @@ from __future__ import annotations
 import google.longrunning.operations_proto_pb2 as operations_pb2
 
 from lro._client import Client
-from lro._core import waiting
 from lro._core.errors import InvalidArgument
-from lro._core.names import validate_name
-from lro.aio._drive import drive_async
+from lro.aio import Client as AsyncClient
 
 DEFAULT_MAX_WAIT = 600.0
 RECHECK_EVERY = 1.0
@@ -45,19 +43,21 @@ def list_response(
     return operations_pb2.ListOperationsResponse(operations=operations, next_page_token=next_token)
 
 
-async def latest_async(client: Client, name: str, timeout: float) -> operations_pb2.Operation:
-    """WaitOperation on the asyncio driver: the operation once done, or its latest
-    state after ``timeout`` seconds; rides out an outage of the store that ends in time.
+async def list_async(
+    client: AsyncClient, request: operations_pb2.ListOperationsRequest
+) -> operations_pb2.ListOperationsResponse:
+    """ListOperations on the asyncio face."""
+    operations, next_token = await client.list_operations(
+        request.filter, request.page_size, request.page_token, name=request.name
+    )
+    return operations_pb2.ListOperationsResponse(operations=operations, next_page_token=next_token)
+
+
+async def latest_async(client: AsyncClient, name: str, timeout: float) -> operations_pb2.Operation:
+    """WaitOperation on the asyncio face: the operation once done, or its latest state
+    after ``timeout`` seconds; rides out an outage of the store that ends in time.
 
     Woken by the store's change notifications without holding a thread while it waits;
     rechecks every second for changes made by other processes.
     """
-    runtime = client.runtime
-    steps = waiting.latest(
-        runtime.store,
-        validate_name(name),
-        timeout=timeout,
-        now=runtime.clock.monotonic,
-        recheck_every=RECHECK_EVERY,
-    )
-    return await drive_async(steps, runtime.clock)
+    return await client._wait_latest(name, timeout, RECHECK_EVERY)
