@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib
 import os
 import signal
@@ -11,8 +12,9 @@ import threading
 
 from lro._client import Client
 from lro._core.errors import InvalidArgument
-from lro._resume.worker import WorkerSettings
+from lro._resume.worker import Worker, WorkerSettings
 from lro._store.urls import DATABASE_URL_ENV
+from lro.aio import Client as AsyncClient
 
 
 def add_worker_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,7 +26,9 @@ def add_worker_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
         "--db", default=None, help=f"store URL; sets ${DATABASE_URL_ENV} before the app loads"
     )
     worker.add_argument(
-        "--app", required=True, help="module:attribute of the lro.Client with the handlers"
+        "--app",
+        required=True,
+        help="module:attribute of the lro.Client (or lro.aio.Client) with the handlers",
     )
     defaults = WorkerSettings()
     worker.add_argument("--threads", type=int, default=defaults.threads)
@@ -36,8 +40,8 @@ def add_worker_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
     worker.add_argument("--retry-delay", type=float, default=defaults.retry_delay)
 
 
-def load_app(spec: str) -> Client:
-    """The ``lro.Client`` named by ``module:attribute``."""
+def load_app(spec: str) -> Client | AsyncClient:
+    """The ``lro.Client`` (or ``lro.aio.Client``) named by ``module:attribute``."""
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
         raise InvalidArgument(f"--app must be module:attribute, got {spec!r}")
@@ -48,8 +52,8 @@ def load_app(spec: str) -> Client:
     except ImportError as exc:
         raise InvalidArgument(f"cannot import {module_name!r}: {exc}") from exc
     client = getattr(module, attribute, None)
-    if not isinstance(client, Client):
-        raise InvalidArgument(f"{spec!r} is not an lro.Client")
+    if not isinstance(client, Client | AsyncClient):
+        raise InvalidArgument(f"{spec!r} is not an lro.Client or an lro.aio.Client")
     return client
 
 
@@ -68,9 +72,23 @@ def run_worker(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for signal_number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signal_number, lambda *_: stop.set())
-    worker = client.start_worker(settings)
-    handlers = ", ".join(client.registry.handler_names()) or "none"
-    print(f"lro worker {worker.owner} on {client.store!r}; handlers: {handlers}", flush=True)
+    if isinstance(client, AsyncClient):
+        asyncio.run(_work_async(client, settings, stop))
+        return 0
+    _announce(client, client.start_worker(settings))
     stop.wait()
     client.close()
     return 0
+
+
+async def _work_async(client: AsyncClient, settings: WorkerSettings, stop: threading.Event) -> None:
+    """Run the worker of an ``lro.aio.Client``: its handlers run on this loop."""
+    await client.open()
+    _announce(client, client.start_worker(settings))
+    await asyncio.to_thread(stop.wait)
+    await client.close()
+
+
+def _announce(client: Client | AsyncClient, worker: Worker) -> None:
+    handlers = ", ".join(client.registry.handler_names()) or "none"
+    print(f"lro worker {worker.owner} on {client.store!r}; handlers: {handlers}", flush=True)
