@@ -204,9 +204,11 @@ class OperationBase(abc.ABC, Generic[T]):
             yield from self._durable_steps(resume_at, wait)
             return {}
         now = self._runtime.clock.monotonic
-        yield from waiting.cancellable_sleep(
-            self._store, self.name, sleep_seconds, recheck_every=every, now=now
-        )
+        if sleep_seconds > 0 or not names or not self._in_own_store(service, child_endpoint):
+            # (A wait on children of this store checks the cancellation in its first read.)
+            yield from waiting.cancellable_sleep(
+                self._store, self.name, sleep_seconds, recheck_every=every, now=now
+            )
         if not names:
             return {}
         with contextlib.closing(Channels()) as channels:
@@ -220,6 +222,10 @@ class OperationBase(abc.ABC, Generic[T]):
 
     def _is_own(self, service: object) -> bool:
         return isinstance(service, HasRuntime) and service.runtime is self._runtime
+
+    def _in_own_store(self, service: object, child_endpoint: str | None) -> bool:
+        """Whether the children of a wait live in this operation's store."""
+        return child_endpoint is None and (service is None or self._is_own(service))
 
     def _children_steps(
         self, names: list[str], limit: float, every: float, service: object

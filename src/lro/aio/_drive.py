@@ -3,7 +3,8 @@
 A pause waits on an ``asyncio.Event`` that the store's change notifications set from
 any thread (through ``loop.call_soon_threadsafe``), so no thread is held while a wait
 waits. Blocking calls (store I/O) run in a bounded thread pool: the one given, else
-the loop's default executor.
+the loop's default executor. The reads of all the waits on one store are merged while
+one is in flight, so that a change that wakes many waiters costs a few queries.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 import contextlib
 import functools
 import inspect
+import weakref
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any, TypeVar, cast
@@ -19,6 +21,7 @@ from typing import Any, TypeVar, cast
 import google.longrunning.operations_proto_pb2 as operations_pb2
 import grpc.aio
 
+from lro._core.errors import Unavailable
 from lro._core.waiting import Call, Pause, Poll, Read, Request, Steps, Watch
 from lro._runtime import SYSTEM_CLOCK, Clock
 from lro._store.base import Store
@@ -33,6 +36,74 @@ def runs_on_loop(function: object) -> bool:
     return inspect.iscoroutinefunction(function) or isinstance(
         function, grpc.aio.UnaryUnaryMultiCallable
     )
+
+
+READ_CHUNK = 900  # names per query of a merged read
+
+
+class _ReadBatcher:
+    """Merges the reads of the waits on one store: reads asked for while one is in
+    flight are made together, as one ``get_many`` of all their names, next. Many
+    waiters woken by one change then cost a few queries, not one each."""
+
+    def __init__(self, store: Store, executor: Executor | None) -> None:
+        self._store = weakref.ref(store)
+        self._executor = executor
+        self._queue: list[tuple[tuple[str, ...], asyncio.Future[dict[str, Any]]]] = []
+        self._flushing = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def read(self, names: tuple[str, ...]) -> dict[str, operations_pb2.Operation]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[dict[str, Any]] = loop.create_future()
+        self._queue.append((names, future))
+        if not self._flushing:
+            self._flushing = True
+            self._task = loop.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._queue:
+                batch, self._queue = self._queue, []
+                wanted = sorted({name for names, _ in batch for name in names})
+                try:
+                    found = await loop.run_in_executor(self._executor, self._read, wanted)
+                except Exception as exc:
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for names, future in batch:
+                    if not future.done():
+                        future.set_result({n: found[n] for n in names if n in found})
+        finally:
+            self._flushing = False
+
+    def _read(self, names: list[str]) -> dict[str, operations_pb2.Operation]:
+        store = self._store()
+        if store is None:
+            raise Unavailable("the store is closed")
+        found: dict[str, operations_pb2.Operation] = {}
+        for start in range(0, len(names), READ_CHUNK):
+            records = store.get_many(names[start : start + READ_CHUNK])
+            found.update((name, record.operation) for name, record in records.items())
+        return found
+
+
+_batchers: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, weakref.WeakKeyDictionary[Store, _ReadBatcher]
+] = weakref.WeakKeyDictionary()
+
+
+def _batcher(store: Store, executor: Executor | None) -> _ReadBatcher:
+    """The read batcher of ``store`` on the running loop (kept while both live)."""
+    by_store = _batchers.setdefault(asyncio.get_running_loop(), weakref.WeakKeyDictionary())
+    batcher = by_store.get(store)
+    if batcher is None:
+        batcher = by_store[store] = _ReadBatcher(store, executor)
+    return batcher
 
 
 class _AsyncPerformer:
@@ -55,8 +126,7 @@ class _AsyncPerformer:
             return await self.blocking(request.function, *request.args)
         if isinstance(request, Read):
             store = cast(Store, request.source)
-            records = await self.blocking(store.get_many, request.names)
-            return {name: record.operation for name, record in records.items()}
+            return await _batcher(store, self.executor).read(request.names)
         if isinstance(request, Pause):
             changed = await self.clock.wait_async(self.changed, request.seconds)
             self.changed.clear()
