@@ -71,7 +71,7 @@ class CertServer:
             def do_GET(self) -> None:
                 with owner._lock:
                     owner.requests += 1
-                owner._released.wait(30)
+                owner._released.wait(120)
                 self.send_response(owner.status)
                 self.send_header("Content-Type", "application/json")
                 if cache_control:

@@ -111,8 +111,9 @@ class CertificateCache:
     ``FETCH_RETRY_PAUSE`` seconds instead of fetching again.
     """
 
-    def __init__(self, url: str, request: Any = None) -> None:
+    def __init__(self, url: str, request: Any = None, timeout: float = CERTS_TIMEOUT) -> None:
         self.url = url
+        self.timeout = timeout
         self._request = request
         self._lock = threading.Lock()
         self._certificates: dict[str, str] = {}
@@ -140,7 +141,7 @@ class CertificateCache:
 
             self._request = Request()
         try:
-            response = self._request(self.url, method="GET", timeout=CERTS_TIMEOUT)
+            response = self._request(self.url, method="GET", timeout=self.timeout)
             certificates = json.loads(response.data) if response.status == 200 else None
         except Exception:
             logger.warning("cannot fetch the token certificates", exc_info=True)
@@ -158,7 +159,8 @@ class OidcAuthenticator:
 
     The token's shape and claim types are checked first; then its signature and times
     against Google's certificates at ``certs_url`` (kept for their Cache-Control
-    max-age); then the audience, the issuer and, if given, the service account's email.
+    max-age, fetched with ``certs_timeout``); then the audience, the issuer and, if
+    given, the service account's email.
     """
 
     def __init__(
@@ -168,13 +170,14 @@ class OidcAuthenticator:
         service_account_emails: Collection[str] = (),
         issuers: Collection[str] = GOOGLE_ISSUERS,
         certs_url: str = GOOGLE_CERTS_URL,
+        certs_timeout: float = CERTS_TIMEOUT,
         request: Any = None,
     ) -> None:
         self.audience = audience
         self.service_account_emails = frozenset(service_account_emails)
         self.issuers = frozenset(issuers)
         self.certs_url = certs_url
-        self._certificates = CertificateCache(certs_url, request)
+        self._certificates = CertificateCache(certs_url, request, certs_timeout)
 
     def verify(self, authorization: str | None) -> None:
         """Raise unless the header carries a valid Google ID token for this service."""
