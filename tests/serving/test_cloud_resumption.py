@@ -30,10 +30,12 @@ from google.rpc import code_pb2
 
 import lro
 from lro._client import choose_resumer
+from lro._resume import endpoint
 from lro._resume.tasks import TasksResumer
 from lro._resume.workflows import WorkflowsResumer, workflow_argument
 from lro._store.base import now_us
 from lro.serving import http_app
+from tests.durable.conftest import eventually
 from tests.races import at_once
 from tests.recording_server import RecordingServer
 from tests.resume.oidc import AUDIENCE, CertServer, signed_token
@@ -356,6 +358,35 @@ def test_a_delivery_while_another_runs_is_told_to_try_again(tasks_setup: TasksSe
     assert _outcome(second) == "resumed"
     assert len(setup.runs_of(op.name)) == 1
     assert _outcome(setup.dispatch(task)) == "ignored"  # Cloud Tasks' retry of the 409
+
+
+def test_the_lease_is_kept_while_the_handler_runs(
+    tasks_setup: TasksSetup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(endpoint, "LEASE_SECONDS", 2.0)
+    setup = tasks_setup
+    op = setup.client.start("report", state={})
+    setup.holds[op.name] = threading.Event()
+    (task,) = setup.tasks(op.name)
+    answers: queue.Queue[Any] = queue.Queue()
+    first = threading.Thread(target=lambda: answers.put(setup.dispatch(task)))
+    first.start()
+    assert eventually(lambda: len(setup.runs_of(op.name)) == 1)
+    store = setup.client.store
+    claimed_until = store.get_wakeup(op.name).lease_expires_us  # type: ignore[attr-defined]
+
+    def renewed_past_the_first_lease() -> bool:
+        held_until = store.get_wakeup(op.name).lease_expires_us  # type: ignore[attr-defined]
+        return bool(now_us() > claimed_until and held_until > now_us())
+
+    try:
+        assert eventually(renewed_past_the_first_lease, timeout=30)
+        assert setup.dispatch(task).status_code == 409  # still held: no second run
+    finally:
+        setup.holds[op.name].set()
+        first.join(30)
+    assert _outcome(answers.get_nowait()) == "resumed"
+    assert len(setup.runs_of(op.name)) == 1
 
 
 def test_two_concurrent_deliveries_run_the_handler_once(tasks_setup: TasksSetup) -> None:
