@@ -343,9 +343,7 @@ class Operation(Generic[T]):
             current = self._record
             state = self._codec.encode(self._state) if self._state_loaded else None  # type: ignore[arg-type]
         record, wakeup = schedule_resumption(store, current, point, state, plan)
-        with self._lock:
-            if record.version > self._record.version:
-                self._record = record
+        self._keep_newer(record)
         self._client._scheduled(wakeup)
 
     def _hand_over(
@@ -375,10 +373,8 @@ class Operation(Generic[T]):
             child_endpoint=child_endpoint or "",
         )
         if target[0] == "handler":  # resumed by the resume endpoint, through a bound task
-            record = wait_with_task(self._client.store, cloud, current, (point, state), hand_over)
-            with self._lock:
-                if record.version > self._record.version:
-                    self._record = record
+            store = self._client.store
+            self._keep_newer(wait_with_task(store, cloud, current, (point, state), hand_over))
             return
 
         def save(record: OperationRecord) -> OperationRecord:
@@ -417,10 +413,14 @@ class Operation(Generic[T]):
         with self._lock:
             current = self._record
         record = update_record(self._client.store, current, change)
+        self._keep_newer(record)
+        return record
+
+    def _keep_newer(self, record: OperationRecord) -> None:
+        """Hold ``record`` if it is newer than the record held."""
         with self._lock:
             if record.version > self._record.version:
                 self._record = record
-        return record
 
     def __repr__(self) -> str:
         return f"Operation({self.name!r})"
