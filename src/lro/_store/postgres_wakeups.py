@@ -105,6 +105,22 @@ class PostgresWakeups:
             rows = connection.execute(_WAKEUPS["claim_wakeups"], parameters).fetchall()
         return sorted((_wakeup_from_row(row) for row in rows), key=lambda w: w.due_time_us)
 
+    def claim_wakeup(
+        self, name: str, *, owner: str, lease_us: int, pinned_to: str, handler: str
+    ) -> Wakeup | None:
+        """Lease the wake-up of ``name`` if it is due, free, pinned to ``pinned_to`` and
+        for ``handler`` (one statement)."""
+        parameters = {
+            "name": name,
+            "owner": owner,
+            "lease_us": lease_us,
+            "pinned_to": pinned_to,
+            "handler": handler,
+        }
+        with self._connection(f"cannot claim the wake-up of {name!r}") as connection:
+            row = connection.execute(_WAKEUPS["claim_wakeup"], parameters).fetchone()
+        return None if row is None else _wakeup_from_row(row)
+
     def renew_wakeups(self, tokens: Collection[str], lease_us: int) -> set[str]:
         """Extend the leases still held; returns the tokens that were."""
         if not tokens:
