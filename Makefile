@@ -64,6 +64,9 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.durable_sqlite
 	$(BIN)/python -m bench.durable_postgres
 	$(BIN)/python -m bench.state_codec
+	$(BIN)/python -m bench.lifecycle_aio
+	$(BIN)/python -m bench.aio_waits --backend sqlite
+	$(BIN)/python -m bench.aio_waits --backend postgresql
 
 clean:
 	rm -rf $(VENV) $(DEMO_VENV) $(WORKFLOWS_VENV) dist lro-demo.db

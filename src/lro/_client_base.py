@@ -41,10 +41,11 @@ from lro._core.listing import page_size as normalized_page_size
 from lro._core.names import name_from_header, new_name, validate_name
 from lro._core.waiting import Call, Steps
 from lro._operation_base import cancel_in_store
+from lro._resume.binding import start_with_task
 from lro._resume.plan import wait_plan, wakeup_store
 from lro._resume.worker import Worker, WorkerSettings
 from lro._resume.workflows import WorkflowsResumer
-from lro._runtime import CloudResumer, HandOver, Registry, Resumable, ResumeTarget, Runtime
+from lro._runtime import CloudResumer, Registry, Resumable, ResumeTarget, Runtime
 from lro._store.base import OperationRecord, Store, Wakeup, update_record
 from lro._store.spanner_config import SpannerConfig
 from lro._store.urls import default_url, open_store
@@ -227,9 +228,7 @@ class ClientBase:
         )
         cloud = self.cloud_resumer
         if cloud is not None and cloud.accepts("handler", ()):
-            stored = self.store.create(record)
-            cloud.resume_later(HandOver(stored, "handler", name, 0, (), 0, 0, ""))
-            return stored
+            return start_with_task(self.store, cloud, record, name)
         plan = wait_plan(
             ResumeTarget("handler", name),
             sleep=0,

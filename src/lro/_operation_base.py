@@ -34,9 +34,10 @@ from lro._core.errors import (
 from lro._core.names import validate_name
 from lro._core.statuses import status_of
 from lro._core.waiting import Call, Steps
+from lro._resume.binding import wait_with_task
 from lro._resume.channels import Channels, operations_stub, validate_endpoint
 from lro._resume.plan import schedule_resumption, wait_plan, wakeup_store
-from lro._runtime import HandOver, HasRuntime, Resumable, ResumeTarget, Runtime
+from lro._runtime import CloudResumer, HandOver, HasRuntime, Resumable, ResumeTarget, Runtime
 from lro._store.base import OperationRecord, Store, update_record
 
 T = TypeVar("T")
@@ -279,8 +280,7 @@ class OperationBase(abc.ABC, Generic[T]):
         target = self._resume_target()
         cloud = self._runtime.cloud_resumer
         if cloud is not None and cloud.accepts(target.kind, wait.children):
-            saved = yield Call(self._update, (self._saving_for_hand_over(point),))
-            yield Call(cloud.resume_later, (wait.hand_over(saved, target),))
+            yield from self._hand_over_steps(cloud, point, wait, target)
             return
         store = wakeup_store(self._store)
         if wait.children and wait.child_endpoint is None:
@@ -303,6 +303,22 @@ class OperationBase(abc.ABC, Generic[T]):
         )
         self._adopt(record)
         yield Call(self._runtime.scheduled, (wakeup,))
+
+    def _hand_over_steps(
+        self, cloud: CloudResumer, point: str, wait: Wait, target: ResumeTarget
+    ) -> Steps[None]:
+        """Give the wait to ``cloud``, with the state and resume point saved."""
+        if target.kind == "handler":  # resumed by the resume endpoint, through a bound task
+            current = self._current()
+            saved = (point, self._encoded_state())
+            record = yield Call(
+                wait_with_task,
+                (self._store, cloud, current, saved, wait.hand_over(current, target)),
+            )
+            self._adopt(record)
+            return
+        stored = yield Call(self._update, (self._saving_for_hand_over(point),))
+        yield Call(cloud.resume_later, (wait.hand_over(stored, target),))
 
     def _saving_for_hand_over(self, point: str) -> Change:
         state = self._encoded_state()

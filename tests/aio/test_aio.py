@@ -150,25 +150,3 @@ def test_an_aio_client_served_by_grpc_aio_and_waited_on_through_an_aio_stub(
                 await server.stop(None)
 
     asyncio.run(main())
-
-
-def test_the_readme_aio_example_runs(tmp_path: Path) -> None:
-    import re
-    import subprocess
-    import sys
-
-    readme = Path(__file__).parents[2] / "README.md"
-    blocks = re.findall(r"```python\n(.*?)```", readme.read_text(), re.DOTALL)
-    (example,) = [block for block in blocks if "lro.aio.Client(" in block]
-    script = tmp_path / "aio_example.py"
-    script.write_text(example)
-    result = subprocess.run(
-        [sys.executable, str(script)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["True"]

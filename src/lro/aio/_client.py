@@ -13,12 +13,11 @@ from typing import Any, TypeVar, overload
 import google.longrunning.operations_proto_pb2 as operations_pb2
 from google.protobuf.message import Message
 
-from lro._client_base import ClientBase, StoreSpec, continued_operation, name_of
+from lro._client_base import ClientBase, continued_operation, name_of
 from lro._core.codecs import codec_for
 from lro._core.durations import Duration
 from lro._core.errors import FailedPrecondition, InvalidArgument
-from lro._resume.worker import WorkerSettings
-from lro._runtime import CloudResumer, Resumable
+from lro._runtime import Resumable
 from lro._unmarshal import unmarshal_operation
 from lro.aio._drive import drive_async
 from lro.aio._operation import Operation, run_on_loop
@@ -40,26 +39,15 @@ class Client(ClientBase):
     opened the client.
     """
 
-    def __init__(
-        self,
-        store: StoreSpec = None,
-        *,
-        project: str | None = None,
-        location: str | None = None,
-        resume_host: str | None = None,
-        worker: bool | WorkerSettings = True,
-        resumer: str | CloudResumer = "auto",
-    ) -> None:
-        super().__init__(
-            store,
-            project=project,
-            location=location,
-            resume_host=resume_host,
-            worker=worker,
-            resumer=resumer,
-        )
-        self._executor = ThreadPoolExecutor(STORE_THREADS, thread_name_prefix="lro-aio")
-        self._loop: asyncio.AbstractEventLoop | None = None
+    _pool: ThreadPoolExecutor | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def _executor(self) -> ThreadPoolExecutor:
+        """The client's thread pool for store calls, made on first use."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(STORE_THREADS, thread_name_prefix="lro-aio")
+        return self._pool
 
     def _client_loop(self) -> asyncio.AbstractEventLoop:
         """The loop that handlers run on: the one that opened or first used the client."""
@@ -92,7 +80,8 @@ class Client(ClientBase):
     async def close(self, grace: float | None = None) -> None:
         """Stop the worker gracefully (running handlers may finish), then close the store."""
         await self._blocking(self._close_now, grace)
-        self._executor.shutdown(wait=False)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
 
     async def __aenter__(self) -> Client:
         return await self.open()
@@ -231,8 +220,6 @@ def face_of(client: ClientBase) -> Client:
     face = Client.__new__(Client)
     face.__dict__.update(client.__dict__)
     face._worker_setting = False  # the worker stays the sync client's
-    face._executor = ThreadPoolExecutor(STORE_THREADS, thread_name_prefix="lro-aio")
-    face._loop = None
     return face
 
 
