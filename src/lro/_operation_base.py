@@ -11,6 +11,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import dataclasses
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterable
@@ -42,6 +43,7 @@ from lro._store.base import OperationRecord, Store, update_record
 
 T = TypeVar("T")
 Change = Callable[[OperationRecord], OperationRecord]
+logger = logging.getLogger("lro.operation")
 
 
 class OperationBase(abc.ABC, Generic[T]):
@@ -204,29 +206,33 @@ class OperationBase(abc.ABC, Generic[T]):
             wait = Wait(sleep_seconds, names, limit, every, child_endpoint)
             yield from self._durable_steps(resume_at, wait)
             return {}
-        now = self._runtime.clock.monotonic
-        if sleep_seconds > 0 or not names or not self._in_own_store(service, child_endpoint):
-            # (A wait on children of this store checks the cancellation in its first read.)
-            yield from waiting.cancellable_sleep(
-                self._store, self.name, sleep_seconds, recheck_every=every, now=now
-            )
-        if not names:
-            return {}
         with contextlib.closing(Channels()) as channels:
             if child_endpoint is not None:
                 service = operations_stub(channels.get(validate_endpoint(child_endpoint)))
             try:
+                if sleep_seconds > 0 or not self._in_own_store(names, service, child_endpoint):
+                    # (A wait on children of this store checks it in its first read.)
+                    yield from waiting.cancellable_sleep(
+                        self._store,
+                        self.name,
+                        sleep_seconds,
+                        recheck_every=every,
+                        now=self._runtime.clock.monotonic,
+                    )
+                if not names:
+                    return {}
                 return (yield from self._children_steps(names, limit, every, service))
-            except Cancelled:
+            except Cancelled:  # also when it came before the wait: no child runs orphaned
                 yield from self._cancel_children_steps(names, service)
                 raise
 
     def _is_own(self, service: object) -> bool:
         return isinstance(service, HasRuntime) and service.runtime is self._runtime
 
-    def _in_own_store(self, service: object, child_endpoint: str | None) -> bool:
-        """Whether the children of a wait live in this operation's store."""
-        return child_endpoint is None and (service is None or self._is_own(service))
+    def _in_own_store(self, names: list[str], service: object, child_endpoint: str | None) -> bool:
+        """Whether a wait has children, all in this operation's store."""
+        own = child_endpoint is None and (service is None or self._is_own(service))
+        return bool(names) and own
 
     def _children_steps(
         self, names: list[str], limit: float, every: float, service: object
@@ -258,19 +264,27 @@ class OperationBase(abc.ABC, Generic[T]):
         )
 
     def _cancel_children_steps(self, names: list[str], service: object) -> Steps[None]:
-        """Cancel the children still running, where ``service`` can (best effort)."""
+        """Cancel the children still running, where ``service`` can (best effort).
+
+        A child that cannot be cancelled is logged and left; a child that an lro store
+        no longer has is left quietly.
+        """
         if service is None or isinstance(service, HasRuntime):
             store = self._store if service is None else service.runtime.store
-            for name in names:
-                with contextlib.suppress(NotFound):
-                    yield Call(cancel_in_store, (store, name))
-            return
-        cancel = getattr(service, "CancelOperation", None)
-        if cancel is None:
-            return
-        for name in names:
-            with contextlib.suppress(Exception):
-                yield Call(cancel, (operations_pb2.CancelOperationRequest(name=name),))
+            calls = [Call(cancel_in_store, (store, name)) for name in names]
+        else:
+            cancel = getattr(service, "CancelOperation", None)
+            if cancel is None:
+                return
+            requests = [operations_pb2.CancelOperationRequest(name=name) for name in names]
+            calls = [Call(cancel, (request,)) for request in requests]
+        for name, call in zip(names, calls, strict=True):
+            try:
+                yield call
+            except NotFound:
+                continue
+            except Exception as exc:
+                logger.warning("could not cancel child %s of a cancelled wait: %s", name, exc)
 
     def _durable_steps(self, point: str, wait: Wait) -> Steps[None]:
         """Save the state, the resume point and the wait; a worker or a cloud resumer

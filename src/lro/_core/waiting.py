@@ -166,7 +166,9 @@ def latest(
         if outage is not None and remaining <= 0:
             raise outage
         delay = min(remaining, recheck_every)
-        yield Pause(min(delay, OUTAGE_RECHECK) if outage else delay)
+        changed = yield Pause(min(delay, OUTAGE_RECHECK) if outage else delay)
+        if not changed and outage is None and now() >= deadline:
+            return operation  # nothing changed until the deadline: answer without a read
         found, outage = yield from _read_through_outage(source, (name,))
         if found is not None:
             if name not in found:
