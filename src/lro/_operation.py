@@ -20,7 +20,7 @@ from lro._core.errors import (
     FailedPrecondition,
     InvalidArgument,
     NotFound,
-    OperationAlreadyDone,
+    OperationCancelled,
 )
 from lro._core.names import validate_name
 from lro._core.statuses import status_of
@@ -70,6 +70,7 @@ class Operation(Generic[T]):
         self.callback = callback
         self._handler_name = ""
         self._state_type: type[T] | None = None
+        self._durable_wait_point: str | None = None  # set once this run scheduled one
 
     @property
     def name(self) -> str:
@@ -128,7 +129,11 @@ class Operation(Generic[T]):
         return self.get_operation()
 
     def set_metadata(self, metadata: Message) -> operations_pb2.Operation:
-        """Replace the metadata (progress); OperationAlreadyDone once done."""
+        """Replace the metadata (progress).
+
+        Raises ``lro.Cancelled`` once a caller cancelled the operation, and
+        OperationAlreadyDone once it is done otherwise (as every write does).
+        """
         return self._change(
             lambda r: r.replace(operation=transitions.set_metadata(r.operation, metadata))
         )
@@ -154,18 +159,17 @@ class Operation(Generic[T]):
 
         ``error`` is an exception (``lro.Error``, ``grpc.RpcError``, a
         ``google.api_core`` exception, or any other, which gives UNKNOWN) or a
-        ``google.rpc.Status``. Raises OperationAlreadyDone if it is done already,
-        except for an ``lro.Cancelled`` on an operation that was cancelled: then the
-        operation is returned as it is.
+        ``google.rpc.Status``. On an operation that a caller cancelled it does
+        nothing and returns the operation, so that ``except Exception as exc:
+        op.error(exc)`` is safe; on one done otherwise it raises OperationAlreadyDone.
         """
-        if isinstance(error, Cancelled):
-            current = self.get_operation()
-            if transitions.is_cancelled(current):
-                return current
         status = status_of(error)
-        return self._change(
-            lambda r: r.replace(operation=transitions.fail(r.operation, status, metadata))
-        )
+        try:
+            return self._change(
+                lambda r: r.replace(operation=transitions.fail(r.operation, status, metadata))
+            )
+        except OperationCancelled:
+            return self.get_operation()
 
     def delete(self) -> None:
         """Delete the operation from the store."""
@@ -241,6 +245,7 @@ class Operation(Generic[T]):
             Unavailable: past ``timeout`` while the store was unreachable (a wait rides
                 out shorter outages).
         """
+        self._refuse_after_durable_wait()
         every = seconds(poll_frequency, "poll_frequency")
         sleep_seconds = seconds(sleep, "sleep")
         names = [validate_name(name) for name in children]
@@ -344,6 +349,7 @@ class Operation(Generic[T]):
         with self._lock:
             if record.version > self._record.version:
                 self._record = record
+            self._durable_wait_point = point
         self._client._scheduled(wakeup)
 
     def _hand_over(
@@ -363,8 +369,6 @@ class Operation(Generic[T]):
             state = self._codec.encode(self._state) if self._state_loaded else None  # type: ignore[arg-type]
 
         def save(record: OperationRecord) -> OperationRecord:
-            if record.done:
-                raise OperationAlreadyDone(record.name)
             return record.replace(
                 resume_point=point,
                 state=state if state is not None else record.state,
@@ -385,6 +389,8 @@ class Operation(Generic[T]):
                 child_endpoint=child_endpoint or "",
             )
         )
+        with self._lock:
+            self._durable_wait_point = point
 
     def _resume_target(self) -> tuple[TargetKind, str, str, str]:
         """Whom a durable wait resumes: (kind, name, endpoint, pinned_to)."""
@@ -407,13 +413,30 @@ class Operation(Generic[T]):
         return self._update(change).operation
 
     def _update(self, change: Callable[[OperationRecord], OperationRecord]) -> OperationRecord:
+        """Write ``change`` while the operation runs (see ``transitions.ensure_running``)."""
+        self._refuse_after_durable_wait()
         with self._lock:
             current = self._record
-        record = update_record(self._client.store, current, change)
+
+        def change_running(record: OperationRecord) -> OperationRecord:
+            transitions.ensure_running(record.operation)
+            return change(record)
+
+        record = update_record(self._client.store, current, change_running)
         with self._lock:
             if record.version > self._record.version:
                 self._record = record
         return record
+
+    def _refuse_after_durable_wait(self) -> None:
+        """After ``wait(resume_at=...)`` this run must end: a write now would land at
+        the wrong point of the handler."""
+        point = self._durable_wait_point
+        if point is not None:
+            raise FailedPrecondition(
+                f"operation {self.name!r} scheduled a durable wait (resume_at={point!r}); "
+                "return from the handler now: it runs again at that resume point"
+            )
 
     def __repr__(self) -> str:
         return f"Operation({self.name!r})"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lro._core.errors import Aborted, FailedPrecondition, InvalidArgument, OperationAlreadyDone
+from lro._core import transitions
+from lro._core.errors import Aborted, FailedPrecondition, InvalidArgument
 from lro._store.base import (
-    MAX_UPDATE_ATTEMPTS,
     OperationRecord,
     StaleVersion,
     Store,
@@ -14,6 +14,7 @@ from lro._store.base import (
     WaitPlan,
     Wakeup,
     WakeupStore,
+    compare_and_set_attempts,
 )
 
 WAKEUP_VERBS = ("schedule", "claim_wakeups", "finish_wakeup", "get_wakeup")
@@ -69,12 +70,12 @@ def schedule_resumption(
     """Save ``state``, resume point ``point`` and the wake-up in one transaction.
 
     ``state`` None keeps the stored state. Retries a lost compare-and-set on the
-    latest record; a done operation refuses.
+    latest record, backing off; a done operation refuses (OperationCancelled if a
+    caller cancelled it).
     """
     record = current
-    for _ in range(MAX_UPDATE_ATTEMPTS):
-        if record.done:
-            raise OperationAlreadyDone(record.name)
+    for _ in compare_and_set_attempts():
+        transitions.ensure_running(record.operation)
         changed = record.replace(
             resume_point=point,
             state=state if state is not None else record.state,

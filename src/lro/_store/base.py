@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from typing import Any, Literal, Protocol
 
 import google.longrunning.operations_proto_pb2 as operations_pb2
 
 from lro._core.anys import type_name
+from lro._core.backoff import backoff_delays
 from lro._core.errors import Aborted
 from lro._core.listing import ListQuery
 from lro._store.notify import ChangeHub
 
-MAX_UPDATE_ATTEMPTS = 100
+# A compare-and-set that loses retries after a jittered pause that doubles from 1 ms
+# to 50 ms, for up to 5 s; then the writer gets Aborted.
+UPDATE_RETRY_SECONDS = 5.0
+FIRST_RETRY_PAUSE = 0.001
+LONGEST_RETRY_PAUSE = 0.05
 
 
 class StaleVersion(Aborted):
@@ -166,15 +171,35 @@ def update_record(
     """Apply ``change`` with compare-and-set, re-reading and retrying when it loses.
 
     ``change`` must be a pure function of the record it gets; it may raise to refuse
-    (for example OperationAlreadyDone), which ends the attempt.
+    (for example OperationAlreadyDone), which ends the attempt. Retries back off (see
+    ``compare_and_set_attempts``); Aborted when they run out.
     """
     record = current
-    for _ in range(MAX_UPDATE_ATTEMPTS):
+    for _ in compare_and_set_attempts():
         try:
             return store.update(change(record), expected_version=record.version)
         except StaleVersion:
             record = store.get(record.name)
     raise Aborted(f"operation {current.name!r} changed too often to update; try again")
+
+
+def compare_and_set_attempts(budget: float = UPDATE_RETRY_SECONDS) -> Iterator[int]:
+    """The attempts of a compare-and-set, numbered from 0.
+
+    Before each retry it sleeps a jittered pause that doubles from 1 ms to 50 ms, so
+    that many writers of one hot operation spread out instead of colliding again;
+    it stops once ``budget`` seconds have passed.
+    """
+    deadline = time.monotonic() + budget
+    pauses = backoff_delays(FIRST_RETRY_PAUSE, LONGEST_RETRY_PAUSE, jitter=1.0)
+    attempt = 0
+    while True:
+        yield attempt
+        pause = next(pauses)
+        if time.monotonic() + pause > deadline:
+            return
+        time.sleep(pause)
+        attempt += 1
 
 
 # Durable waits ---------------------------------------------------------------------------
