@@ -25,8 +25,8 @@ class FakeClock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock()
-    monkeypatch.setattr(base.time, "monotonic", fake.monotonic)
-    monkeypatch.setattr(base.time, "sleep", fake.sleep)
+    monkeypatch.setattr("lro._store.base.time.monotonic", fake.monotonic)
+    monkeypatch.setattr("lro._store.base.time.sleep", fake.sleep)
     return fake
 
 

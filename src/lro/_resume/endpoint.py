@@ -12,12 +12,10 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
-from google.rpc import code_pb2
-
 from lro._core import transitions
 from lro._core.errors import NotFound, OperationAlreadyDone
 from lro._core.names import validate_name
-from lro._core.statuses import status_of
+from lro._core.statuses import failure_text, status_of
 from lro._store.base import update_record
 
 if TYPE_CHECKING:
@@ -53,15 +51,25 @@ def resume_now(
 
 def _count_failure(client: Client, name: str, exc: Exception, max_attempts: int) -> str:
     status = status_of(exc)
-    message = f"{code_pb2.Code.Name(status.code)}: {status.message}"
+    message = failure_text(status)
     store = client.store
+    current = store.get(name)
+    if current.done:  # cancelled or finished while the handler ran: nothing failed
+        return "done"
     counted = update_record(
-        store,
-        store.get(name),
-        lambda r: r.replace(attempts=r.attempts + 1, last_error=message),
+        store, current, lambda r: r.replace(attempts=r.attempts + 1, last_error=message)
     )
-    logger.warning("operation %s attempt %d failed: %s", name, counted.attempts, message)
-    if counted.done or counted.attempts < max_attempts:
+    final = not counted.done and counted.attempts >= max_attempts
+    logger.log(
+        logging.ERROR if final else logging.WARNING,
+        "%s: the handler failed at resume point %r (attempt %d of %d)",
+        name,
+        counted.resume_point,
+        counted.attempts,
+        max_attempts,
+        exc_info=exc,
+    )
+    if not final:
         raise exc
     with contextlib.suppress(OperationAlreadyDone):
         update_record(

@@ -85,6 +85,7 @@ class Worker:
         self._stopping = threading.Event()
         self._hints: list[int] = []
         self._running: dict[str, Wakeup] = {}
+        self._lost: set[str] = set()  # running, but their leases ended
         self._executor = ThreadPoolExecutor(self.settings.threads, thread_name_prefix="lro-worker")
         self._subscription = self.store.changes.subscribe([EVERYTHING], self._on_change)
         self._thread = threading.Thread(target=self._loop, name="lro-claimer", daemon=True)
@@ -157,16 +158,27 @@ class Worker:
         finally:
             with self._lock:
                 self._running.pop(wakeup.lease_token, None)
+                self._lost.discard(wakeup.lease_token)
             self._wake.set()
 
     def _renew(self) -> None:
         with self._lock:
-            tokens = list(self._running)
+            tokens = [token for token in self._running if token not in self._lost]
         held = self.store.renew_wakeups(tokens, micros(self.settings.lease))
         with self._lock:
-            ended = [self._running[t].name for t in set(tokens) - held if t in self._running]
-        for name in ended:  # finished by its handler just now, or the lease ran out
-            logger.info("worker %s: the lease on %s ended", self.owner, name)
+            ended = [self._running[t] for t in set(tokens) - held if t in self._running]
+        for wakeup in ended:  # the lease ran out, or its run removed the wake-up just now
+            with self._lock:
+                self._lost.add(wakeup.lease_token)  # no more renewals, nor reports
+            if self.store.get_wakeup(wakeup.name) is not None:
+                logger.info(
+                    "worker %s: lost the lease on %s (%s %r) while it ran; "
+                    "another worker may resume it",
+                    self.owner,
+                    wakeup.name,
+                    wakeup.target_kind,
+                    wakeup.target,
+                )
 
     def stop(self, grace: float | None = None) -> None:
         """Stop claiming; let running handlers finish for up to ``grace`` seconds
