@@ -16,7 +16,7 @@ from lro._calls import current_call, header_says_timed_out
 from lro._core import transitions
 from lro._core.codecs import codec_for
 from lro._core.durations import Duration, seconds
-from lro._core.errors import AlreadyExists, InvalidArgument
+from lro._core.errors import AlreadyExists, FailedPrecondition, InvalidArgument
 from lro._core.filters import parse_filter
 from lro._core.listing import (
     ListQuery,
@@ -29,7 +29,7 @@ from lro._core.listing import (
 from lro._core.listing import page_size as normalized_page_size
 from lro._core.names import name_from_header, new_name, validate_name
 from lro._operation import DEV_MODE_ENV, Operation, no_default_state
-from lro._resume.cloud import CloudResumer, HandOver
+from lro._resume.cloud import CloudResumer, HandOver, end_unscheduled
 from lro._resume.plan import wait_plan, wakeup_store
 from lro._resume.registry import Resumable
 from lro._resume.worker import Worker, WorkerSettings
@@ -275,18 +275,34 @@ class Client:
         return register
 
     def start(
-        self, name: str, state: Any = None, metadata: Message | None = None
+        self,
+        name: str,
+        state: Any = None,
+        metadata: Message | None = None,
+        *,
+        registered_elsewhere: bool = False,
     ) -> Operation[Any]:
         """Create an operation and have a worker run the handler called ``name`` on it.
 
         The operation and its wake-up are written in one transaction, so the handler
-        runs (at least once) even if this process dies now. The handler may be
-        registered in another process that runs a worker. With a cloud resumer that
-        runs handlers (``lro.TasksResumer``), a task runs it instead.
+        runs (at least once) even if this process dies now. With a cloud resumer that
+        runs handlers (``lro.TasksResumer``), a task runs it instead; if the task
+        cannot be created, the operation ends with that error, which is raised.
+
+        Raises:
+            FailedPrecondition: no handler ``name`` is registered on this client, and
+                ``registered_elsewhere`` is False. Pass True when the handler is
+                registered only in another process that runs a worker.
         """
         if not isinstance(name, str) or not name:
             raise InvalidArgument("a handler name must be a non-empty string")
         registered = self._handlers.get(name)
+        if registered is None and not registered_elsewhere:
+            raise FailedPrecondition(
+                f"no handler called {name!r} is registered on this client: register it "
+                f"with @client.resumable({name!r}), or pass registered_elsewhere=True "
+                "when a worker of another process registers it"
+            )
         state_type = registered.state_type if registered else None
         if state_type is None and state is not None and not isinstance(state, dict | list):
             state_type = type(state)
@@ -297,9 +313,12 @@ class Client:
         )
         cloud = self.cloud_resumer
         if cloud is not None and cloud.accepts("handler", ()):
-            stored = self.store.create(record)
-            cloud.resume_later(HandOver(stored, "handler", name, 0, (), 0, 0, ""))
-            return self._operation_for(stored, state_type, handler_name=name)
+            hand_over = HandOver(self.store.create(record), "handler", name, 0, (), 0, 0, "")
+            try:
+                cloud.resume_later(hand_over)
+            except Exception as exc:
+                raise end_unscheduled(self.store, hand_over, exc) from exc
+            return self._operation_for(hand_over.record, state_type, handler_name=name)
         plan = wait_plan(
             ("handler", name, "", ""),
             sleep=0,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import threading
+import weakref
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Generic, TypeVar
 
@@ -24,7 +26,12 @@ from lro._core.errors import (
 )
 from lro._core.names import validate_name
 from lro._core.statuses import status_of
-from lro._resume.channels import Channels, operations_stub, validate_endpoint
+from lro._resume.channels import (
+    Channels,
+    operations_endpoint,
+    operations_stub,
+    validate_endpoint,
+)
 from lro._resume.cloud import CloudResumer, HandOver
 from lro._resume.plan import schedule_resumption, wait_plan, wakeup_store
 from lro._resume.registry import Resumable
@@ -42,6 +49,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 DEV_MODE_ENV = "K_SERVICE"
+logger = logging.getLogger("lro.resume")
 
 
 class Operation(Generic[T]):
@@ -230,9 +238,11 @@ class Operation(Generic[T]):
                 should then return. A worker resumes the operation when the wait is
                 over (or timed out: ``op.wait_timed_out``), with
                 ``op.resume_point == resume_at``.
-            child_endpoint: address (``host:port`` or ``https://host``) of the
-                ``google.longrunning.Operations`` service that has the children, for
-                a wait that must outlive this process (``service`` cannot).
+            child_endpoint: where the ``google.longrunning.Operations`` service that
+                has the children is: ``host:port``, ``https://host``, or the Go
+                package's GetOperation URL
+                (``https://host/google.longrunning.Operations/GetOperation``); for a
+                wait that must outlive this process (``service`` cannot).
 
         Returns:
             The finished children by name (``{}`` for a durable wait). A child that
@@ -252,6 +262,8 @@ class Operation(Generic[T]):
         limit = seconds(timeout, "timeout")
         if child_endpoint is not None and service is not None:
             raise InvalidArgument("give service or child_endpoint, not both")
+        if child_endpoint is not None:
+            child_endpoint = operations_endpoint(child_endpoint)
         if resume_at is not None:
             if service is not None and service is not self._client:
                 raise InvalidArgument(
@@ -273,7 +285,7 @@ class Operation(Generic[T]):
             return {}
         with contextlib.closing(Channels()) as channels:
             if child_endpoint is not None:
-                service = operations_stub(channels.get(validate_endpoint(child_endpoint)))
+                service = operations_stub(channels.get(child_endpoint))
             try:
                 return self._wait_for_children(names, limit, every, service)
             except Cancelled:
@@ -340,7 +352,7 @@ class Operation(Generic[T]):
             children=children,
             timeout=timeout,
             poll_frequency=poll_frequency,
-            child_endpoint=validate_endpoint(child_endpoint) if child_endpoint else "",
+            child_endpoint=child_endpoint or "",
         )
         with self._lock:
             current = self._record
@@ -393,19 +405,36 @@ class Operation(Generic[T]):
             self._durable_wait_point = point
 
     def _resume_target(self) -> tuple[TargetKind, str, str, str]:
-        """Whom a durable wait resumes: (kind, name, endpoint, pinned_to)."""
+        """Whom a durable wait resumes: (kind, name, endpoint, pinned_to).
+
+        In production (``K_SERVICE`` set) a callback gives way to the gRPC method, as
+        in the Go package (Cloud Workflows takes it, or a worker calls the resume
+        host); without a method the callback is kept, and the client warns once that
+        such wake-ups are pinned to this process.
+        """
         if self._handler_name:
             return "handler", self._handler_name, "", ""
+        method = self._method_target()
         if self.callback is not None:
+            if not self.in_dev_mode:
+                if method:
+                    return method
+                _warn_pinned_callback(self._client, self.name)
             self._client._callbacks[self.name] = Resumable(self.callback, self._state_type)
             return "callback", self.name, "", self._client.instance_id
-        if self.resume_method and self._client.resume_host:
-            return "grpc", self.resume_method, validate_endpoint(self._client.resume_host), ""
+        if method:
+            return method
         raise FailedPrecondition(
             f"operation {self.name!r} has nothing to resume it: start it with "
             "client.start(handler), or give callback=, or resume_method= and the "
             "client's resume_host"
         )
+
+    def _method_target(self) -> tuple[TargetKind, str, str, str] | None:
+        """The gRPC method that resumes this operation at the resume host, if both are set."""
+        if self.resume_method and self._client.resume_host:
+            return "grpc", self.resume_method, validate_endpoint(self._client.resume_host), ""
+        return None
 
     def _change(
         self, change: Callable[[OperationRecord], OperationRecord]
@@ -440,6 +469,26 @@ class Operation(Generic[T]):
 
     def __repr__(self) -> str:
         return f"Operation({self.name!r})"
+
+
+_PINNED_WARNED: weakref.WeakSet[Client] = weakref.WeakSet()
+_PINNED_WARNED_LOCK = threading.Lock()
+
+
+def _warn_pinned_callback(client: Client, name: str) -> None:
+    """Warn, once per client, that a production wake-up is kept by this process only."""
+    with _PINNED_WARNED_LOCK:
+        if client in _PINNED_WARNED:
+            return
+        _PINNED_WARNED.add(client)
+    logger.warning(
+        "operation %s waits durably with callback= in production (K_SERVICE is set) and "
+        "has no resume method: the wake-up is pinned to this process, and is lost if the "
+        "process is scaled down or restarted before it is due. Register a handler "
+        "(@client.resumable, client.start), or give resume_method= and a resume host, "
+        "as in the Go package. (Said once per client.)",
+        name,
+    )
 
 
 def _cancel_children(names: Iterable[str], service: object) -> None:

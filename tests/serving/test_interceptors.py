@@ -114,3 +114,32 @@ def test_interceptor_continues_the_resumed_operation(
     assert seen[1][2] != first.name  # the child is new
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert len(seen) == 2
+
+
+@pytest.mark.parametrize("make_server", [_sync_server, _aio_server], ids=["sync", "aio"])
+def test_a_timed_out_workflows_resume_reaches_the_operation(
+    client: lro.Client,
+    make_server: Callable[[lro.Client, list[tuple[str, str, str]]], Iterator[str]],
+) -> None:
+    seen: list[tuple[str, str, str]] = []
+    servers = make_server(client, seen)
+    address = next(servers)
+    try:
+        with grpc.insecure_channel(address) as channel:
+            call = channel.unary_unary(
+                METHOD,
+                request_serializer=wrappers_pb2.StringValue.SerializeToString,
+                response_deserializer=operations_pb2.Operation.FromString,
+            )
+            on_time, late = (call(wrappers_pb2.StringValue(), timeout=10) for _ in range(2))
+            for operation, timed_out in ((on_time, "false"), (late, "true")):
+                header = (lro.OPERATION_ID_HEADER, operation.name.rsplit("/", 1)[-1])
+                call(
+                    wrappers_pb2.StringValue(),
+                    metadata=(header, ("x-alis-wait-timed-out", timed_out)),
+                    timeout=10,
+                )
+    finally:
+        next(servers, None)
+    assert not client.new_operation(existing=on_time.name).wait_timed_out
+    assert client.new_operation(existing=late.name).wait_timed_out

@@ -15,7 +15,9 @@ from lro._store.base import (
     Wakeup,
     WakeupStore,
     compare_and_set_attempts,
+    newest,
 )
+from lro._store.turns import write_turn
 
 WAKEUP_VERBS = ("schedule", "claim_wakeups", "finish_wakeup", "get_wakeup")
 
@@ -73,17 +75,19 @@ def schedule_resumption(
     latest record, backing off; a done operation refuses (OperationCancelled if a
     caller cancelled it).
     """
-    record = current
-    for _ in compare_and_set_attempts():
-        transitions.ensure_running(record.operation)
-        changed = record.replace(
-            resume_point=point,
-            state=state if state is not None else record.state,
-            attempts=0,
-            wait_timed_out=False,
-        )
-        try:
-            return store.schedule(changed, record.version, plan)
-        except StaleVersion:
-            record = store.get(record.name)
+    with write_turn(store, current.name) as turn:
+        record = newest(current, turn.latest)
+        for _ in compare_and_set_attempts():
+            transitions.ensure_running(record.operation)
+            changed = record.replace(
+                resume_point=point,
+                state=state if state is not None else record.state,
+                attempts=0,
+                wait_timed_out=False,
+            )
+            try:
+                turn.latest, wakeup = store.schedule(changed, record.version, plan)
+                return turn.latest, wakeup
+            except StaleVersion:
+                record = store.get(record.name)
     raise Aborted(f"operation {current.name!r} changed too often to schedule its wait")

@@ -86,6 +86,7 @@ class Worker:
         self._hints: list[int] = []
         self._running: dict[str, Wakeup] = {}
         self._lost: set[str] = set()  # running, but their leases ended
+        self._reported_handlers: set[str] = set()
         self._executor = ThreadPoolExecutor(self.settings.threads, thread_name_prefix="lro-worker")
         self._subscription = self.store.changes.subscribe([EVERYTHING], self._on_change)
         self._thread = threading.Thread(target=self._loop, name="lro-claimer", daemon=True)
@@ -116,6 +117,7 @@ class Worker:
             try:
                 if time.monotonic() >= next_renewal:
                     self._renew()
+                    self._report_unserved_handlers()
                     next_renewal = time.monotonic() + self.settings.lease / 3
                 self._claim()
             except Exception:
@@ -179,6 +181,23 @@ class Worker:
                     wakeup.target_kind,
                     wakeup.target,
                 )
+
+    def _report_unserved_handlers(self) -> None:
+        """Warn, once per name, of handlers that operations have waited for longer than
+        a lease and that this process does not register: maybe no worker does."""
+        names = self.store.unserved_handlers(
+            list(self.client._handlers), micros(self.settings.lease)
+        )
+        for name in sorted(names - self._reported_handlers):
+            self._reported_handlers.add(name)
+            logger.warning(
+                "worker %s: operations wait for the handler %r, which this process does "
+                "not register; they run only in a worker whose app registers it with "
+                "@client.resumable(%r)",
+                self.owner,
+                name,
+                name,
+            )
 
     def stop(self, grace: float | None = None) -> None:
         """Stop claiming; let running handlers finish for up to ``grace`` seconds

@@ -9,11 +9,11 @@ from urllib.parse import urlsplit
 
 from lro._core.errors import InvalidArgument
 from lro._core.names import COLLECTION, operation_id
+from lro._resume.channels import GET_OPERATION_PATH
 from lro._resume.cloud import HandOver, import_cloud
 from lro._store.base import TargetKind
 
 WORKFLOW_ID = "alis-managed-operations"
-GET_OPERATION_PATH = "/google.longrunning.Operations/GetOperation"
 
 
 def audience_of(endpoint: str) -> str:
@@ -138,9 +138,11 @@ class WorkflowsResumer:
 
 
 def _poll_endpoint(child_endpoint: str) -> str | None:
-    """The GetOperation URL of a child endpoint given as a URL; None for the default."""
+    """The GetOperation URL of a child endpoint (``host:port``, ``https://host``, or
+    that URL already); None for the default."""
     if not child_endpoint:
         return None
-    if "://" not in child_endpoint:
-        return f"https://{child_endpoint}{GET_OPERATION_PATH}"
-    return child_endpoint.rstrip("/") + GET_OPERATION_PATH
+    address = child_endpoint.rstrip("/").removesuffix(GET_OPERATION_PATH)
+    if "://" not in address:
+        address = f"https://{address}"
+    return address + GET_OPERATION_PATH

@@ -14,10 +14,12 @@ from lro._core.backoff import backoff_delays
 from lro._core.errors import Aborted
 from lro._core.listing import ListQuery
 from lro._store.notify import ChangeHub
+from lro._store.turns import write_turn
 
 # A compare-and-set that loses retries after a jittered pause that doubles from 1 ms
 # to 50 ms, for up to 5 s; then the writer gets Aborted.
 UPDATE_RETRY_SECONDS = 5.0
+UNSERVED_HANDLERS_LIMIT = 100
 FIRST_RETRY_PAUSE = 0.001
 LONGEST_RETRY_PAUSE = 0.05
 
@@ -171,16 +173,25 @@ def update_record(
     """Apply ``change`` with compare-and-set, re-reading and retrying when it loses.
 
     ``change`` must be a pure function of the record it gets; it may raise to refuse
-    (for example OperationAlreadyDone), which ends the attempt. Retries back off (see
+    (for example OperationAlreadyDone), which ends the attempt. The writers of one
+    operation in this process take turns (``write_turn``); retries back off (see
     ``compare_and_set_attempts``); Aborted when they run out.
     """
-    record = current
-    for _ in compare_and_set_attempts():
-        try:
-            return store.update(change(record), expected_version=record.version)
-        except StaleVersion:
-            record = store.get(record.name)
+    with write_turn(store, current.name) as turn:
+        record = newest(current, turn.latest)
+        for _ in compare_and_set_attempts():
+            try:
+                updated = store.update(change(record), expected_version=record.version)
+                turn.latest = updated
+                return updated
+            except StaleVersion:
+                record = store.get(record.name)
     raise Aborted(f"operation {current.name!r} changed too often to update; try again")
+
+
+def newest(record: OperationRecord, other: OperationRecord | None) -> OperationRecord:
+    """The newer of two reads of one operation."""
+    return other if other is not None and other.version > record.version else record
 
 
 def compare_and_set_attempts(budget: float = UPDATE_RETRY_SECONDS) -> Iterator[int]:
@@ -322,4 +333,9 @@ class WakeupStore(Store, Protocol):
 
     def get_wakeup(self, name: str) -> Wakeup | None:
         """The wake-up of operation ``name``, if one is pending."""
+        ...
+
+    def unserved_handlers(self, handlers: Collection[str], overdue_us: int) -> set[str]:
+        """The handlers, other than ``handlers``, that wake-ups due for more than
+        ``overdue_us`` and leased by nobody wait for (at most 100 names)."""
         ...
