@@ -138,11 +138,11 @@ class WorkflowsResumer:
 
 
 def _poll_endpoint(child_endpoint: str) -> str | None:
-    """The GetOperation URL of a child endpoint (``host:port``, ``https://host``, or
-    that URL already); None for the default."""
+    """The GetOperation URL of a child endpoint's address (``host:port`` or
+    ``https://host``, as ``lro._resume.channels.operations_endpoint`` gives it); None
+    for the default."""
     if not child_endpoint:
         return None
-    address = child_endpoint.rstrip("/").removesuffix(GET_OPERATION_PATH)
-    if "://" not in address:
-        address = f"https://{address}"
-    return address + GET_OPERATION_PATH
+    if "://" not in child_endpoint:
+        return f"https://{child_endpoint}{GET_OPERATION_PATH}"
+    return child_endpoint.rstrip("/") + GET_OPERATION_PATH
