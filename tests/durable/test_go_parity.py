@@ -16,23 +16,19 @@ import pytest
 from google.cloud import tasks_v2
 from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
 from google.cloud.workflows import executions_v1
-from google.cloud.workflows.executions_v1.services.executions.transports import (
-    ExecutionsGrpcTransport,
-)
 from google.longrunning import operations_pb2_grpc
 from google.protobuf import wrappers_pb2
 
 import lro
 from lro._resume.tasks import TasksResumer, create_retry
-from lro._resume.workflows import WorkflowsResumer
 from lro.serving import OperationsServicer
 from tests.durable.conftest import eventually
 from tests.recording_server import RecordingServer
+from tests.serving.test_cloud_resumption import RESUME_HOST, _workflows
 
 CREATE_EXECUTION = "/google.cloud.workflows.executions.v1.Executions/CreateExecution"
 CREATE_TASK = "/google.cloud.tasks.v2.CloudTasks/CreateTask"
 QUEUE = "projects/p/locations/europe-west1/queues/q"
-RESUME_HOST = "https://svc.run.app"
 GO_PATH = "/google.longrunning.Operations/GetOperation"
 PINNED = "pinned to this process"
 
@@ -46,16 +42,6 @@ def recorder() -> Iterator[RecordingServer]:
 @pytest.fixture
 def production(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("K_SERVICE", "svc")
-
-
-def _workflows(recorder: RecordingServer) -> WorkflowsResumer:
-    recorder.answer(
-        CREATE_EXECUTION,
-        executions_v1.Execution.serialize(executions_v1.Execution(name="executions/e1")),
-    )
-    channel = grpc.insecure_channel(recorder.address)
-    client = executions_v1.ExecutionsClient(transport=ExecutionsGrpcTransport(channel=channel))
-    return WorkflowsResumer("proj", "europe-west1", RESUME_HOST, executions_client=client)
 
 
 def _arguments(recorder: RecordingServer) -> list[dict[str, object]]:
