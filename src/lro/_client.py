@@ -294,15 +294,7 @@ class Client:
                 ``registered_elsewhere`` is False. Pass True when the handler is
                 registered only in another process that runs a worker.
         """
-        if not isinstance(name, str) or not name:
-            raise InvalidArgument("a handler name must be a non-empty string")
-        registered = self._handlers.get(name)
-        if registered is None and not registered_elsewhere:
-            raise FailedPrecondition(
-                f"no handler called {name!r} is registered on this client: register it "
-                f"with @client.resumable({name!r}), or pass registered_elsewhere=True "
-                "when a worker of another process registers it"
-            )
+        registered = self._handler_to_start(name, registered_elsewhere)
         state_type = registered.state_type if registered else None
         if state_type is None and state is not None and not isinstance(state, dict | list):
             state_type = type(state)
@@ -330,6 +322,19 @@ class Client:
         stored, wakeup = wakeup_store(self.store).schedule(record, None, plan)
         self._scheduled(wakeup)
         return self._operation_for(stored, state_type, handler_name=name)
+
+    def _handler_to_start(self, name: str, registered_elsewhere: bool) -> Resumable | None:
+        """The handler ``name`` registered here; None if it is registered elsewhere."""
+        if not isinstance(name, str) or not name:
+            raise InvalidArgument("a handler name must be a non-empty string")
+        registered = self._handlers.get(name)
+        if registered is None and not registered_elsewhere:
+            raise FailedPrecondition(
+                f"no handler called {name!r} is registered on this client: register it "
+                f"with @client.resumable({name!r}), or pass registered_elsewhere=True "
+                "when a worker of another process registers it"
+            )
+        return registered
 
     def start_worker(self, settings: WorkerSettings | None = None) -> Worker:
         """Start the embedded worker (threads in this process), or return the running one."""

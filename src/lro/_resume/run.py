@@ -52,14 +52,7 @@ class Resumption:
         except NotFound:
             self.store.finish_wakeup(wakeup)
             return
-        logger.debug(
-            "claimed %s for the %s %r (resume point %r, claim %d)",
-            wakeup.name,
-            wakeup.target_kind,
-            wakeup.target,
-            record.resume_point,
-            wakeup.claims,
-        )
+        _log_progress(logging.DEBUG, "claimed", wakeup, record, f"claim {wakeup.claims}")
         if record.done:
             logger.debug("%s is done already; its wake-up goes", wakeup.name)
             self.store.finish_wakeup(wakeup)
@@ -73,14 +66,8 @@ class Resumption:
             return
         if timed_out:
             record = update_record(self.store, record, lambda r: r.replace(wait_timed_out=True))
-        logger.info(
-            "resuming %s at resume point %r (%s %r)%s",
-            wakeup.name,
-            record.resume_point,
-            wakeup.target_kind,
-            wakeup.target,
-            ", its wait timed out" if timed_out else "",
-        )
+        outcome = "its wait timed out" if timed_out else "due"
+        _log_progress(logging.INFO, "resuming", wakeup, record, outcome)
         try:
             op = self._call_target(wakeup, record)
         except Exception as exc:
@@ -210,6 +197,22 @@ class Resumption:
                 lambda r: r.replace(operation=transitions.fail(r.operation, status)),
             )
         self.store.finish_wakeup(wakeup)
+
+
+def _log_progress(
+    level: int, step: str, wakeup: Wakeup, record: OperationRecord, detail: str
+) -> None:
+    """``claimed`` or ``resuming``: the operation, its resume point and its target."""
+    logger.log(
+        level,
+        "%s %s at resume point %r (%s %r; %s)",
+        step,
+        wakeup.name,
+        record.resume_point,
+        wakeup.target_kind,
+        wakeup.target,
+        detail,
+    )
 
 
 def _log_failure(
