@@ -115,11 +115,13 @@ class Worker:
             if self._stopping.is_set():
                 break
             try:
-                if time.monotonic() >= next_renewal:
+                renewing = time.monotonic() >= next_renewal
+                if renewing:
                     self._renew()
-                    self._report_unserved_handlers()
                     next_renewal = time.monotonic() + self.settings.lease / 3
                 self._claim()
+                if renewing:
+                    self._report_unserved_handlers()
             except Exception:
                 logger.exception("worker %s: claim or renewal failed", self.owner)
                 self._stopping.wait(ERROR_PAUSE)
@@ -185,9 +187,11 @@ class Worker:
     def _report_unserved_handlers(self) -> None:
         """Warn, once per name, of handlers that operations have waited for longer than
         a lease and that this process does not register: maybe no worker does."""
-        names = self.store.unserved_handlers(
-            list(self.client._handlers), micros(self.settings.lease)
-        )
+        unserved_handlers = getattr(self.store, "unserved_handlers", None)
+        if unserved_handlers is None:  # a store of the user's that cannot tell
+            return
+        handlers = list(self.client._handlers)
+        names: set[str] = unserved_handlers(handlers, micros(self.settings.lease))
         for name in sorted(names - self._reported_handlers):
             self._reported_handlers.add(name)
             logger.warning(

@@ -274,6 +274,10 @@ class WakeupStore(Store, Protocol):
     ``claim_wakeups`` exclusive (no row is claimed by two workers while its lease runs)
     and run each claim as one statement (one query per poll tick, however many rows
     wait).
+
+    Optional: ``unserved_handlers(handlers, overdue_us) -> set[str]``, the handlers
+    other than ``handlers`` that wake-ups due for more than ``overdue_us`` and leased by
+    nobody wait for (at most ``UNSERVED_HANDLERS_LIMIT`` names); workers warn of them.
     """
 
     def schedule(
@@ -333,9 +337,4 @@ class WakeupStore(Store, Protocol):
 
     def get_wakeup(self, name: str) -> Wakeup | None:
         """The wake-up of operation ``name``, if one is pending."""
-        ...
-
-    def unserved_handlers(self, handlers: Collection[str], overdue_us: int) -> set[str]:
-        """The handlers, other than ``handlers``, that wake-ups due for more than
-        ``overdue_us`` and leased by nobody wait for (at most 100 names)."""
         ...
