@@ -10,7 +10,15 @@ from collections.abc import Collection
 from typing import TYPE_CHECKING, Any, cast
 
 from lro._core.errors import AlreadyExists, NotFound
-from lro._store.base import OperationRecord, StaleVersion, TargetKind, WaitPlan, Wakeup, now_us
+from lro._store.base import (
+    UNSERVED_HANDLERS_LIMIT,
+    OperationRecord,
+    StaleVersion,
+    TargetKind,
+    WaitPlan,
+    Wakeup,
+    now_us,
+)
 from lro._store.queries import load_queries
 
 if TYPE_CHECKING:
@@ -179,6 +187,17 @@ class PostgresWakeups:
         with self._connection(f"cannot read the wake-up of {name!r}") as connection:
             row = connection.execute(_WAKEUPS["get_wakeup"], {"name": name}).fetchone()
         return None if row is None else _wakeup_from_row(row)
+
+    def unserved_handlers(self, handlers: Collection[str], overdue_us: int) -> set[str]:
+        """Handlers other than ``handlers`` that overdue, unleased wake-ups wait for."""
+        parameters = {
+            "handlers": sorted(handlers),
+            "overdue_us": overdue_us,
+            "limit": UNSERVED_HANDLERS_LIMIT,
+        }
+        with self._connection("cannot read the waiting handlers") as connection:
+            rows = connection.execute(_WAKEUPS["unserved_handlers"], parameters).fetchall()
+        return {str(row["target"]) for row in rows}
 
 
 def _key(wakeup: Wakeup) -> dict[str, object]:

@@ -126,3 +126,15 @@ WHERE lease_token = ANY(%(tokens)s)
 
 -- name: get_wakeup
 SELECT * FROM lro_wakeups WHERE name = %(name)s
+
+-- name: unserved_handlers
+-- The handlers that wake-ups due for more than %(overdue_us)s, and held by nobody,
+-- wait for, other than %(handlers)s: a worker reports them, since maybe no worker has them.
+SELECT DISTINCT target
+FROM lro_wakeups
+WHERE due_time_us <= (extract(epoch FROM statement_timestamp()) * 1000000)::BIGINT
+        - %(overdue_us)s
+  AND lease_expires_us <= (extract(epoch FROM statement_timestamp()) * 1000000)::BIGINT
+  AND target_kind = 'handler'
+  AND NOT (target = ANY(%(handlers)s))
+LIMIT %(limit)s
