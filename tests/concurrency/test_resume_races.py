@@ -16,12 +16,11 @@ import lro
 from lro._resume.worker import Worker
 from tests.concurrency.conftest import RACING
 from tests.concurrency.races import (
-    PROMPT,
     Ledger,
     assert_resumed_once_promptly,
+    limits,
     race,
     register_parent,
-    repeats,
     timed,
     waiting_parent,
 )
@@ -54,6 +53,7 @@ def _settled(worker: Worker, name: str) -> bool:
 def test_a_cancel_racing_the_resumption_has_one_outcome(
     racing_client: lro.Client, store_url: str
 ) -> None:
+    limit = limits(store_url)
     ledger = Ledger()
     inside: dict[int, threading.Barrier] = {}
 
@@ -65,7 +65,7 @@ def test_a_cancel_racing_the_resumption_has_one_outcome(
     register_parent(racing_client, ledger, at_resume=meet_the_cancel)
     worker = racing_client.start_worker()
     outcomes: Counter[str] = Counter()
-    for trial in range(repeats(store_url)):
+    for trial in range(limit.repeats):
         child = racing_client.new_operation()
         name = waiting_parent(racing_client, [child.name], trial=trial)
 
@@ -79,10 +79,10 @@ def test_a_cancel_racing_the_resumption_has_one_outcome(
         else:  # the cancel meets the child's finish, which makes the parent due
             finishing: Callable[[], operations_pb2.Operation] = child.done
             _, answer = race([finishing, cancel])
-        final = racing_client.wait_operation(name, timeout=PROMPT)
+        final = racing_client.wait_operation(name, timeout=limit.prompt)
         assert eventually(functools.partial(_settled, worker, name))
         outcomes[_one_outcome(ledger, name, final, answer)] += 1
-    assert sum(outcomes.values()) == repeats(store_url)
+    assert sum(outcomes.values()) == limit.repeats
 
 
 @pytest.fixture
@@ -104,15 +104,16 @@ def two_workers(store_url: str) -> Iterator[tuple[lro.Client, Ledger]]:
 def test_two_workers_run_each_handler_once(
     two_workers: tuple[lro.Client, Ledger], store_url: str
 ) -> None:
+    limit = limits(store_url)
     starter, ledger = two_workers
-    batch = min(8, repeats(store_url))  # parents at once: more due rows than free threads
+    batch = min(8, limit.repeats)  # parents at once: more due rows than free threads
     last_finishes: dict[str, float] = {}
-    for _ in range(max(1, repeats(store_url) // batch)):
+    for _ in range(max(1, limit.repeats // batch)):
         children = [starter.new_operation() for _ in range(batch)]
         starts = [lambda child=child: waiting_parent(starter, [child.name]) for child in children]
         names = race(starts)  # both workers claim the new wake-ups as they come
         finished = race([timed(child.done) for child in children])
         last_finishes.update(zip(names, finished, strict=True))
-    assert_resumed_once_promptly(ledger, "after", last_finishes)
+    assert_resumed_once_promptly(ledger, "after", last_finishes, limit.prompt)
     twice = {name: ledger.runs(name, "start") for name in last_finishes}
     assert all(len(runs) == 1 for runs in twice.values()), f"started twice: {twice}"
