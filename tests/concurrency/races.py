@@ -105,9 +105,11 @@ class Ledger:
         with self._changed:
             return list(self._runs[name, point])
 
-    def notes(self, name: str) -> list[str]:
-        """What the handlers of ``name`` noted, in order."""
+    def notes(self, name: str, at_least: int = 0, timeout: float = TIMEOUT) -> list[str]:
+        """What the handlers of ``name`` noted, in order, once there are ``at_least``
+        notes (or ``timeout`` seconds passed)."""
         with self._changed:
+            self._changed.wait_for(lambda: len(self._notes[name]) >= at_least, timeout)
             return list(self._notes[name])
 
     def wait_for_runs(self, names: Iterable[str], point: str, until: float) -> None:
