@@ -12,6 +12,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
+import pytest
+
 import lro
 from tests.concurrency.races import (
     TIMEOUT,
@@ -48,32 +50,18 @@ def _assert_finished(
         assert ledger.notes(name, at_least=2) == [f"timed out: {timed_out}", "finished"], name
 
 
-def test_children_finishing_together_wake_their_parent_once(
-    racing_client: lro.Client, store_url: str
+@pytest.mark.parametrize("parents", [1, 2])
+def test_children_finishing_together_wake_each_waiting_parent_once(
+    racing_client: lro.Client, store_url: str, parents: int
 ) -> None:
+    # With two parents waiting for the same children, each finish changes both waits.
     limit = limits(store_url)
     ledger = Ledger()
     register_parent(racing_client, ledger)
     last_finishes: dict[str, float] = {}
-    for trial in range(limit.repeats):
+    for trial in range(limit.repeats // parents):
         children = [racing_client.new_operation() for _ in range(2 + trial % 4)]
-        name = waiting_parent(racing_client, [c.name for c in children])
-        last_finishes[name] = max(race([timed(child.done) for child in children]))
-    assert_resumed_once_promptly(ledger, "after", last_finishes, limit.prompt)
-    _assert_finished(racing_client, ledger, last_finishes, timed_out=False)
-
-
-def test_children_finishing_together_wake_every_parent_waiting_for_them(
-    racing_client: lro.Client, store_url: str
-) -> None:
-    limit = limits(store_url)
-    # Two parents wait for the same children: each finish changes both waits.
-    ledger = Ledger()
-    register_parent(racing_client, ledger)
-    last_finishes: dict[str, float] = {}
-    for trial in range(limit.repeats // 2):
-        children = [racing_client.new_operation() for _ in range(2 + trial % 4)]
-        names = [waiting_parent(racing_client, [c.name for c in children]) for _ in range(2)]
+        names = [waiting_parent(racing_client, [c.name for c in children]) for _ in range(parents)]
         finished = max(race([timed(child.done) for child in children]))
         last_finishes.update(dict.fromkeys(names, finished))
     assert_resumed_once_promptly(ledger, "after", last_finishes, limit.prompt)
