@@ -65,7 +65,7 @@ class PostgresWakeups:
             clock = connection.execute(_WAKEUPS["now_us"]).fetchone()
             values = _plan_values(record.name, plan, int(clock["now_us"]) if clock else now_us())
             if running:  # due at the deadline, unless the last child finishes first
-                values["due_time_us"] = values["deadline_us"]
+                values.update(due_time_us=values["deadline_us"], running_children=running)
             connection.execute(_WAKEUPS["forget_children"], values)
             row = connection.execute(_WAKEUPS["upsert_wakeup"], values).fetchone()
             connection.execute(
@@ -219,6 +219,7 @@ def _plan_values(name: str, plan: WaitPlan, time_us: int) -> dict[str, object]:
         "target_endpoint": plan.target_endpoint,
         "pinned_to": plan.pinned_to,
         "schedule_time_us": time_us,
+        "running_children": 0,
     }
 
 
