@@ -183,7 +183,9 @@ def register_parent(
 
 def waiting_parent(client: lro.Client, children: list[str], **state: Any) -> str:
     """Start a "parent" on ``children``; its name once its wait is written."""
-    op = client.start("parent", state={"children": children, **state})
+    op = client.start(  # the workers' clients register it; ``client`` may not
+        "parent", state={"children": children, **state}, registered_elsewhere=True
+    )
     assert eventually(lambda: client.store.get(op.name).resume_point == "after"), (
         f"{op.name} never waited"
     )
