@@ -187,16 +187,26 @@ class Client(ClientBase):
         )
 
     def start(
-        self, name: str, state: Any = None, metadata: Message | None = None
+        self,
+        name: str,
+        state: Any = None,
+        metadata: Message | None = None,
+        *,
+        registered_elsewhere: bool = False,
     ) -> Operation[Any]:
         """Create an operation and have a worker run the handler called ``name`` on it.
 
         The operation and its wake-up are written in one transaction, so the handler
-        runs (at least once) even if this process dies now. The handler may be
-        registered in another process that runs a worker. With a cloud resumer that
-        runs handlers (``lro.TasksResumer``), a task runs it instead.
+        runs (at least once) even if this process dies now. With a cloud resumer that
+        runs handlers (``lro.TasksResumer``), a task runs it instead; if the task
+        cannot be created, the operation ends with that error, which is raised.
+
+        Raises:
+            FailedPrecondition: no handler ``name`` is registered on this client, and
+                ``registered_elsewhere`` is False. Pass True when the handler is
+                registered only in another process that runs a worker.
         """
-        state_type = self._start_type(name, state)
+        state_type = self._start_type(name, state, registered_elsewhere)
         record = self._start_now(name, state, state_type, metadata)
         return Operation(self.runtime, record, state_type, handler_name=name)
 

@@ -27,7 +27,7 @@ from lro._core.constants import (
     RUN_HASH_ENV,
 )
 from lro._core.durations import Duration, seconds
-from lro._core.errors import InvalidArgument
+from lro._core.errors import FailedPrecondition, InvalidArgument
 from lro._core.filters import parse_filter
 from lro._core.listing import (
     ListQuery,
@@ -209,10 +209,20 @@ class ClientBase:
             )
         return record
 
-    def _start_type(self, name: str, state: Any) -> type[Any] | None:
-        """The state type of a started operation: its handler's, else the state's."""
+    def _start_type(self, name: str, state: Any, registered_elsewhere: bool) -> type[Any] | None:
+        """The state type of a started operation: its handler's, else the state's.
+
+        FailedPrecondition if no handler ``name`` is registered here, unless it is
+        ``registered_elsewhere``.
+        """
         _check_handler_name(name)
         registered = self.runtime.registry.handler(name)
+        if registered is None and not registered_elsewhere:
+            raise FailedPrecondition(
+                f"no handler called {name!r} is registered on this client: register it "
+                f"with @client.resumable({name!r}), or pass registered_elsewhere=True "
+                "when a worker of another process registers it"
+            )
         state_type = registered.state_type if registered else None
         if state_type is None and state is not None and not isinstance(state, dict | list):
             state_type = type(state)

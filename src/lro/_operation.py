@@ -47,7 +47,11 @@ class Operation(OperationBase[T]):
         return self.get_operation()
 
     def set_metadata(self, metadata: Message) -> operations_pb2.Operation:
-        """Replace the metadata (progress); OperationAlreadyDone once done."""
+        """Replace the metadata (progress).
+
+        Raises ``lro.Cancelled`` once a caller cancelled the operation, and
+        OperationAlreadyDone once it is done otherwise (as every write does).
+        """
         return self._update(setting_metadata(metadata)).operation
 
     def done(
@@ -69,9 +73,9 @@ class Operation(OperationBase[T]):
 
         ``error`` is an exception (``lro.Error``, ``grpc.RpcError``, a
         ``google.api_core`` exception, or any other, which gives UNKNOWN) or a
-        ``google.rpc.Status``. Raises OperationAlreadyDone if it is done already,
-        except for an ``lro.Cancelled`` on an operation that was cancelled: then the
-        operation is returned as it is.
+        ``google.rpc.Status``. On an operation that a caller cancelled it does
+        nothing and returns the operation, so that ``except Exception as exc:
+        op.error(exc)`` is safe; on one done otherwise it raises OperationAlreadyDone.
         """
         return self._error_now(error, metadata).operation
 
@@ -127,9 +131,11 @@ class Operation(OperationBase[T]):
                 should then return. A worker resumes the operation when the wait is
                 over (or timed out: ``op.wait_timed_out``), with
                 ``op.resume_point == resume_at``.
-            child_endpoint: address (``host:port`` or ``https://host``) of the
-                ``google.longrunning.Operations`` service that has the children, for
-                a wait that must outlive this process (``service`` cannot).
+            child_endpoint: where the ``google.longrunning.Operations`` service that
+                has the children is: ``host:port``, ``https://host``, or the Go
+                package's GetOperation URL
+                (``https://host/google.longrunning.Operations/GetOperation``); for a
+                wait that must outlive this process (``service`` cannot).
 
         Returns:
             The finished children by name (``{}`` for a durable wait). A child that

@@ -14,6 +14,7 @@ import dataclasses
 import logging
 import os
 import threading
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any, Generic, TypeVar
 
@@ -30,13 +31,18 @@ from lro._core.errors import (
     FailedPrecondition,
     InvalidArgument,
     NotFound,
-    OperationAlreadyDone,
+    OperationCancelled,
 )
 from lro._core.names import validate_name
 from lro._core.statuses import status_of
 from lro._core.waiting import Call, Steps
 from lro._resume.binding import wait_with_task
-from lro._resume.channels import Channels, operations_stub, validate_endpoint
+from lro._resume.channels import (
+    Channels,
+    operations_endpoint,
+    operations_stub,
+    validate_endpoint,
+)
 from lro._resume.plan import schedule_resumption, wait_plan, wakeup_store
 from lro._runtime import CloudResumer, HandOver, HasRuntime, Resumable, ResumeTarget, Runtime
 from lro._store.base import OperationRecord, Store, update_record
@@ -44,6 +50,7 @@ from lro._store.base import OperationRecord, Store, update_record
 T = TypeVar("T")
 Change = Callable[[OperationRecord], OperationRecord]
 logger = logging.getLogger("lro.operation")
+resume_logger = logging.getLogger("lro.resume")
 
 
 class OperationBase(abc.ABC, Generic[T]):
@@ -75,6 +82,7 @@ class OperationBase(abc.ABC, Generic[T]):
         self._lock = threading.Lock()
         self._handler_name = handler_name
         self.callback = callback
+        self._durable_wait_point: str | None = None  # set once this run scheduled one
 
     @property
     def name(self) -> str:
@@ -123,16 +131,38 @@ class OperationBase(abc.ABC, Generic[T]):
         with self._lock:
             return self._record
 
-    def _adopt(self, record: OperationRecord) -> OperationRecord:
-        """Keep ``record`` if it is newer than the one held; returns it."""
+    def _adopt(
+        self, record: OperationRecord, durable_wait_point: str | None = None
+    ) -> OperationRecord:
+        """Keep ``record`` if it is newer than the one held; returns it. After a durable
+        wait, remember its point (see ``_refuse_after_durable_wait``)."""
         with self._lock:
             if record.version >= self._record.version:
                 self._record = record
+            if durable_wait_point is not None:
+                self._durable_wait_point = durable_wait_point
         return record
 
     def _update(self, change: Change) -> OperationRecord:
-        """Apply ``change`` with compare-and-set (blocking)."""
-        return self._adopt(update_record(self._store, self._current(), change))
+        """Apply ``change`` with compare-and-set while the operation runs (blocking;
+        see ``transitions.ensure_running``)."""
+        self._refuse_after_durable_wait()
+
+        def change_running(record: OperationRecord) -> OperationRecord:
+            transitions.ensure_running(record.operation)
+            return change(record)
+
+        return self._adopt(update_record(self._store, self._current(), change_running))
+
+    def _refuse_after_durable_wait(self) -> None:
+        """After ``wait(resume_at=...)`` this run must end: a write now would land at
+        the wrong point of the handler."""
+        point = self._durable_wait_point
+        if point is not None:
+            raise FailedPrecondition(
+                f"operation {self.name!r} scheduled a durable wait (resume_at={point!r}); "
+                "return from the handler now: it runs again at that resume point"
+            )
 
     def _read(self) -> OperationRecord:
         """The record as stored now (blocking)."""
@@ -142,11 +172,11 @@ class OperationBase(abc.ABC, Generic[T]):
         self, error: BaseException | status_pb2.Status, metadata: Message | None
     ) -> OperationRecord:
         """Finish with ``error`` (blocking); see ``Operation.error``."""
-        if isinstance(error, Cancelled):
-            current = self._read()
-            if transitions.is_cancelled(current.operation):
-                return current
-        return self._update(failing(status_of(error), metadata))
+        status = status_of(error)
+        try:
+            return self._update(failing(status, metadata))
+        except OperationCancelled:
+            return self._read()
 
     def _loaded_state(self) -> T:
         """The state as saved, else a fresh ``state_type()``; decoded once."""
@@ -191,12 +221,15 @@ class OperationBase(abc.ABC, Generic[T]):
         child_endpoint: str | None,
     ) -> Steps[dict[str, operations_pb2.Operation]]:
         """``Operation.wait``, as steps."""
+        self._refuse_after_durable_wait()
         every = seconds(poll_frequency, "poll_frequency")
         sleep_seconds = seconds(sleep, "sleep")
         names = [validate_name(name) for name in children]
         limit = seconds(timeout, "timeout")
         if child_endpoint is not None and service is not None:
             raise InvalidArgument("give service or child_endpoint, not both")
+        if child_endpoint is not None:
+            child_endpoint = operations_endpoint(child_endpoint)
         if resume_at is not None:
             if service is not None and not self._is_own(service):
                 raise InvalidArgument(
@@ -208,7 +241,7 @@ class OperationBase(abc.ABC, Generic[T]):
             return {}
         with contextlib.closing(Channels()) as channels:
             if child_endpoint is not None:
-                service = operations_stub(channels.get(validate_endpoint(child_endpoint)))
+                service = operations_stub(channels.get(child_endpoint))
             try:
                 if sleep_seconds > 0 or not self._in_own_store(names, service, child_endpoint):
                     # (A wait on children of this store checks it in its first read.)
@@ -302,20 +335,19 @@ class OperationBase(abc.ABC, Generic[T]):
             missing = set(wait.children) - found.keys()
             if missing:
                 raise NotFound(min(missing))
-        endpoint = validate_endpoint(wait.child_endpoint) if wait.child_endpoint else ""
         plan = wait_plan(
             target,
             sleep=wait.sleep,
             children=wait.children,
             timeout=wait.timeout,
             poll_frequency=wait.poll_frequency,
-            child_endpoint=endpoint,
+            child_endpoint=wait.child_endpoint or "",
         )
         state = self._encoded_state()
         record, wakeup = yield Call(
             schedule_resumption, (store, self._current(), point, state, plan)
         )
-        self._adopt(record)
+        self._adopt(record, durable_wait_point=point)
         yield Call(self._runtime.scheduled, (wakeup,))
 
     def _hand_over_steps(
@@ -329,17 +361,16 @@ class OperationBase(abc.ABC, Generic[T]):
                 wait_with_task,
                 (self._store, cloud, current, saved, wait.hand_over(current, target)),
             )
-            self._adopt(record)
+            self._adopt(record, durable_wait_point=point)
             return
         stored = yield Call(self._update, (self._saving_for_hand_over(point),))
         yield Call(cloud.resume_later, (wait.hand_over(stored, target),))
+        self._adopt(stored, durable_wait_point=point)
 
     def _saving_for_hand_over(self, point: str) -> Change:
         state = self._encoded_state()
 
         def save(record: OperationRecord) -> OperationRecord:
-            if record.done:
-                raise OperationAlreadyDone(record.name)
             return record.replace(
                 resume_point=point,
                 state=state if state is not None else record.state,
@@ -350,20 +381,38 @@ class OperationBase(abc.ABC, Generic[T]):
         return save
 
     def _resume_target(self) -> ResumeTarget:
-        """Whom a durable wait resumes."""
+        """Whom a durable wait resumes.
+
+        In production (``K_SERVICE`` set) a callback gives way to the gRPC method, as
+        in the Go package (Cloud Workflows takes it, or a worker calls the resume
+        host); without a method the callback is kept, and the client warns once that
+        such wake-ups are pinned to this process.
+        """
         if self._handler_name:
             return ResumeTarget("handler", self._handler_name)
         runtime = self._runtime
+        method = self._method_target()
         if self.callback is not None:
+            if not self.in_dev_mode:
+                if method:
+                    return method
+                _warn_pinned_callback(runtime, self.name)
             runtime.registry.add_callback(self.name, self._callback_resumable())
             return ResumeTarget("callback", self.name, pinned_to=runtime.instance_id)
-        if self.resume_method and runtime.resume_host:
-            return ResumeTarget("grpc", self.resume_method, validate_endpoint(runtime.resume_host))
+        if method:
+            return method
         raise FailedPrecondition(
             f"operation {self.name!r} has nothing to resume it: start it with "
             "client.start(handler), or give callback=, or resume_method= and the "
             "client's resume_host"
         )
+
+    def _method_target(self) -> ResumeTarget | None:
+        """The gRPC method that resumes this operation at the resume host, if both are set."""
+        host = self._runtime.resume_host
+        if self.resume_method and host:
+            return ResumeTarget("grpc", self.resume_method, validate_endpoint(host))
+        return None
 
     @abc.abstractmethod
     def _callback_resumable(self) -> Resumable:
@@ -395,6 +444,26 @@ class Wait:
             poll_frequency=self.poll_frequency,
             child_endpoint=self.child_endpoint or "",
         )
+
+
+_PINNED_WARNED: weakref.WeakSet[Runtime] = weakref.WeakSet()
+_PINNED_WARNED_LOCK = threading.Lock()
+
+
+def _warn_pinned_callback(runtime: Runtime, name: str) -> None:
+    """Warn, once per client, that a production wake-up is kept by this process only."""
+    with _PINNED_WARNED_LOCK:
+        if runtime in _PINNED_WARNED:
+            return
+        _PINNED_WARNED.add(runtime)
+    resume_logger.warning(
+        "operation %s waits durably with callback= in production (K_SERVICE is set) and "
+        "has no resume method: the wake-up is pinned to this process, and is lost if the "
+        "process is scaled down or restarted before it is due. Register a handler "
+        "(@client.resumable, client.start), or give resume_method= and a resume host, "
+        "as in the Go package. (Said once per client.)",
+        name,
+    )
 
 
 def setting_metadata(metadata: Message) -> Change:

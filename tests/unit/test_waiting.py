@@ -181,7 +181,7 @@ def _decide(children: tuple[str, ...], answer: Any, *, now_us: int, service: Any
 def test_resume_decision() -> None:
     assert _decide((), None, now_us=0) == waiting.RESUME
     assert _decide(("a",), lambda r: {"a": done("a")}, now_us=0) == waiting.RESUME
-    assert _decide(("a",), lambda r: {}, now_us=11_000_000) == waiting.TIMED_OUT
+    assert _decide(("a",), lambda r: {}, now_us=11_000_000) == waiting.TimedOut(("a",))
     postponed = _decide(("a",), lambda r: {"a": running("a")}, now_us=4_000_000)
     assert isinstance(postponed, waiting.Postpone)
     assert 0.05 <= postponed.delay <= 3.6

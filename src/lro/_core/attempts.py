@@ -55,11 +55,6 @@ class AttemptPolicy:
         return backoff.retry_delay(attempt, self.retry_delay, self.max_retry_delay)
 
 
-def failure_text(status: status_pb2.Status) -> str:
-    """A failure as ``last_error`` keeps it: ``CODE: message``."""
-    return f"{code_pb2.Code.Name(status.code)}: {status.message}"
-
-
 def is_transient(status: status_pb2.Status) -> bool:
     """Whether a call that failed with ``status`` is worth making again."""
     return status.code in TRANSIENT_CODES

@@ -253,15 +253,23 @@ def children_at_service(
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Postpone:
-    """The wait of a wake-up goes on: look again after ``delay`` seconds."""
+    """The wait of a wake-up goes on, for ``pending`` children: look again after
+    ``delay`` seconds. ``note`` says why the children were not read, if they were not."""
 
     delay: float
+    pending: int
     note: str = ""
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class TimedOut:
+    """The deadline of a wake-up's wait passed with children ``pending``."""
+
+    pending: tuple[str, ...]
+
+
 RESUME = "resume"
-TIMED_OUT = "timed out"
-Decision = str | Postpone
+Decision = str | TimedOut | Postpone
 
 
 def resume_decision(
@@ -276,7 +284,7 @@ def resume_decision(
 ) -> Steps[Decision]:
     """Whether a claimed wake-up resumes its operation now.
 
-    ``RESUME`` if every child is done (or there are none), ``TIMED_OUT`` if the
+    ``RESUME`` if every child is done (or there are none), ``TimedOut`` if the
     deadline passed first, else ``Postpone``: look again after a pause that grows with
     the wait, from 50 ms to the poll frequency, never past the deadline. Children live
     in ``source``, or behind ``service`` (polled; a transient error of it counts the
@@ -300,11 +308,11 @@ def resume_decision(
         return RESUME
     time_us = now_us()
     if time_us >= deadline_us:
-        return TIMED_OUT
+        return TimedOut(tuple(sorted(pending)))
     delay = poll_delay(
         (time_us - waiting_since_us) / 1e6,
         FIRST_POLL_DELAY,
         max(poll_frequency_us / 1e6, FIRST_POLL_DELAY),
         (deadline_us - time_us) / 1e6,
     )
-    return Postpone(delay, note)
+    return Postpone(delay, len(pending), note)

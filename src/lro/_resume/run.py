@@ -9,9 +9,9 @@ import logging
 from google.rpc import code_pb2
 
 from lro._core import transitions, waiting
-from lro._core.attempts import AttemptPolicy, failure_text
+from lro._core.attempts import AttemptPolicy
 from lro._core.errors import FailedPrecondition, NotFound, OperationAlreadyDone
-from lro._core.statuses import status_of
+from lro._core.statuses import failure_text, status_of
 from lro._drive import drive
 from lro._resume.channels import Channels
 from lro._runtime import Resumable, Runtime
@@ -48,7 +48,9 @@ class Resumption:
         except NotFound:
             self.store.finish_wakeup(wakeup)
             return
+        _log_progress(logging.DEBUG, "claimed", wakeup, record, f"claim {wakeup.claims}")
         if record.done:
+            logger.debug("%s is done already; its wake-up goes", wakeup.name)
             self.store.finish_wakeup(wakeup)
             return
         try:
@@ -57,12 +59,18 @@ class Resumption:
             self._fail(wakeup, exc)
             return
         if isinstance(decision, waiting.Postpone):
-            if decision.note:
-                logger.info("%s: %s; polling again", wakeup.name, decision.note)
-            self.store.postpone_wakeup(wakeup, round(decision.delay * 1e6))
+            self._postpone(wakeup, decision)
             return
-        if decision == waiting.TIMED_OUT:
+        if isinstance(decision, waiting.TimedOut):
+            logger.info(
+                "the wait of %s for resume point %r timed out with children still running: %s",
+                wakeup.name,
+                record.resume_point,
+                ", ".join(decision.pending),
+            )
             record = update_record(self.store, record, lambda r: r.replace(wait_timed_out=True))
+        outcome = "its wait timed out" if isinstance(decision, waiting.TimedOut) else "due"
+        _log_progress(logging.INFO, "resuming", wakeup, record, outcome)
         try:
             seen = self._call_target(wakeup, record)
         except Exception as exc:
@@ -98,6 +106,18 @@ class Resumption:
         )
         return drive(steps, self.runtime.clock)
 
+    def _postpone(self, wakeup: Wakeup, decision: waiting.Postpone) -> None:
+        """The children still run: look again after the decision's pause."""
+        if decision.note:
+            logger.info("%s: %s; polling again", wakeup.name, decision.note)
+        self.store.postpone_wakeup(wakeup, round(decision.delay * 1e6))
+        logger.debug(
+            "%s waits for %d children still; polling again in %.3f s",
+            wakeup.name,
+            decision.pending,
+            decision.delay,
+        )
+
     def _call_target(self, wakeup: Wakeup, record: OperationRecord) -> OperationRecord | None:
         """Resume the operation; returns its record as a handler or callback left it."""
         if wakeup.target_kind == "grpc":
@@ -117,19 +137,29 @@ class Resumption:
         meanwhile.
         """
         current = self.store.get(wakeup.name)
-        if current.done:  # e.g. another run finished it: nothing failed
+        if current.done:  # e.g. cancelled, or another run finished it: nothing failed
+            logger.info("%s ended while its %s ran", wakeup.name, wakeup.target_kind)
             self.store.finish_wakeup(wakeup)
             return
         status = status_of(exc)
-        message = failure_text(status)
         attempt = current.attempts + 1
         policy = self.settings.attempts
         unreachable = wakeup.target_kind == "grpc" and status.code == code_pb2.UNAVAILABLE
         final = policy.is_last(attempt, retry_forever=unreachable)
-        logger.warning("operation %s attempt %d failed: %s", wakeup.name, attempt, message)
-        delay_us = None if final else round(policy.delay(attempt) * 1e6)
-        counted = self.store.record_failure(wakeup, message, delay_us)
-        if counted is None or not final:
+        delay = None if final else policy.delay(attempt)
+        attempts = (
+            f"attempt {attempt}; the resume host is unreachable"
+            if unreachable
+            else f"attempt {attempt} of {policy.max_attempts}"
+        )
+        _log_failure(wakeup, current.resume_point, attempts, delay, exc)
+        counted = self.store.record_failure(
+            wakeup, failure_text(status), None if delay is None else round(delay * 1e6)
+        )
+        if counted is None:
+            logger.info("lost the lease on %s before its failure was counted", wakeup.name)
+            return
+        if not final:
             return
         with contextlib.suppress(OperationAlreadyDone):
             update_record(
@@ -150,3 +180,39 @@ def _resumable(runtime: Runtime, wakeup: Wakeup) -> Resumable:
     if found is None:
         raise FailedPrecondition(f"no {wakeup.target_kind} {key!r} in this process")
     return found
+
+
+def _log_progress(
+    level: int, step: str, wakeup: Wakeup, record: OperationRecord, detail: str
+) -> None:
+    """``claimed`` or ``resuming``: the operation, its resume point and its target."""
+    logger.log(
+        level,
+        "%s %s at resume point %r (%s %r; %s)",
+        step,
+        wakeup.name,
+        record.resume_point,
+        wakeup.target_kind,
+        wakeup.target,
+        detail,
+    )
+
+
+def _log_failure(
+    wakeup: Wakeup, resume_point: str, attempts: str, retry_in: float | None, exc: Exception
+) -> None:
+    """A failed run, with its traceback: at WARNING when it is retried (``retry_in``
+    seconds later), at ERROR when it ends the operation (``retry_in`` None)."""
+    logger.log(
+        logging.WARNING if retry_in is not None else logging.ERROR,
+        "%s: the %s %r failed at resume point %r (%s); %s",
+        wakeup.name,
+        wakeup.target_kind,
+        wakeup.target,
+        resume_point,
+        attempts,
+        f"retrying in {retry_in:.2f} s"
+        if retry_in is not None
+        else "the operation ends with this error",
+        exc_info=exc,
+    )

@@ -204,10 +204,16 @@ class Client(ClientBase):
         )
 
     async def start(
-        self, name: str, state: Any = None, metadata: Message | None = None
+        self,
+        name: str,
+        state: Any = None,
+        metadata: Message | None = None,
+        *,
+        registered_elsewhere: bool = False,
     ) -> Operation[Any]:
-        """Create an operation and have a worker run the handler ``name`` on it."""
-        state_type = self._start_type(name, state)
+        """Create an operation and have a worker run the handler ``name`` on it; see
+        ``lro.Client.start``."""
+        state_type = self._start_type(name, state, registered_elsewhere)
         record = await self._blocking(self._start_now, name, state, state_type, metadata)
         return self._operation(record, state_type, handler_name=name)
 
