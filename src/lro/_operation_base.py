@@ -242,22 +242,33 @@ class OperationBase(abc.ABC, Generic[T]):
         with contextlib.closing(Channels()) as channels:
             if child_endpoint is not None:
                 service = operations_stub(channels.get(child_endpoint))
+            wait = Wait(sleep_seconds, names, limit, every, child_endpoint)
             try:
-                if sleep_seconds > 0 or not self._in_own_store(names, service, child_endpoint):
-                    # (A wait on children of this store checks it in its first read.)
-                    yield from waiting.cancellable_sleep(
-                        self._store,
-                        self.name,
-                        sleep_seconds,
-                        recheck_every=every,
-                        now=self._runtime.clock.monotonic,
-                    )
-                if not names:
-                    return {}
-                return (yield from self._children_steps(names, limit, every, service))
+                return (yield from self._waiting_steps(wait, service))
             except Cancelled:  # also when it came before the wait: no child runs orphaned
                 yield from self._cancel_children_steps(names, service)
                 raise
+
+    def _waiting_steps(
+        self, wait: Wait, service: object
+    ) -> Steps[dict[str, operations_pb2.Operation]]:
+        """The sleep, then the wait for the children, in this process."""
+        if wait.sleep > 0 or not self._in_own_store(wait.children, service, wait.child_endpoint):
+            # (A wait on children of this store checks the cancellation in its first read.)
+            yield from waiting.cancellable_sleep(
+                self._store,
+                self.name,
+                wait.sleep,
+                recheck_every=wait.poll_frequency,
+                now=self._runtime.clock.monotonic,
+            )
+        if not wait.children:
+            return {}
+        return (
+            yield from self._children_steps(
+                wait.children, wait.timeout, wait.poll_frequency, service
+            )
+        )
 
     def _is_own(self, service: object) -> bool:
         return isinstance(service, HasRuntime) and service.runtime is self._runtime

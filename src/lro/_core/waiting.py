@@ -292,18 +292,11 @@ def resume_decision(
     """
     if not children:
         return RESUME
-    note = ""
     if service is not None:
-        try:
-            polled: dict[str, Operation] = yield Poll(service, children)
-        except Exception as exc:
-            if not is_transient(status_of(exc)):
-                raise
-            polled, note = {}, f"children unreachable: {exc}"
-        pending = {name for name in children if name not in polled or not polled[name].done}
+        pending, note = yield from _running_at(service, children)
     else:
         found: dict[str, Operation] = yield Read(source, children)
-        pending = {name for name in children if name not in found or not found[name].done}
+        pending, note = _running(children, found), ""
     if not pending:
         return RESUME
     time_us = now_us()
@@ -316,3 +309,20 @@ def resume_decision(
         (deadline_us - time_us) / 1e6,
     )
     return Postpone(delay, len(pending), note)
+
+
+def _running(children: tuple[str, ...], found: dict[str, Operation]) -> set[str]:
+    """The children not done (or not found) in ``found``."""
+    return {name for name in children if name not in found or not found[name].done}
+
+
+def _running_at(service: object, children: tuple[str, ...]) -> Steps[tuple[set[str], str]]:
+    """The children that ``service`` says still run, and a note if it could not say
+    (a transient error counts them all as running; another error is raised)."""
+    try:
+        polled: dict[str, Operation] = yield Poll(service, children)
+    except Exception as exc:
+        if not is_transient(status_of(exc)):
+            raise
+        return set(children), f"children unreachable: {exc}"
+    return _running(children, polled), ""

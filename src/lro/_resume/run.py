@@ -76,6 +76,10 @@ class Resumption:
         except Exception as exc:
             self._fail(wakeup, exc)
             return
+        self._after_run(wakeup, seen)
+
+    def _after_run(self, wakeup: Wakeup, seen: OperationRecord | None) -> None:
+        """The target returned: the wake-up went if it finished or waited again."""
         if seen is not None and seen.done:  # finishing removed the wake-up
             if wakeup.target_kind == "callback":
                 self.runtime.registry.drop_callback(wakeup.name)
