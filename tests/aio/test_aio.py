@@ -150,3 +150,35 @@ def test_an_aio_client_served_by_grpc_aio_and_waited_on_through_an_aio_stub(
                 await server.stop(None)
 
     asyncio.run(main())
+
+
+def test_either_face_waits_on_the_other_faces_store(tmp_path: Path) -> None:
+    sync_client = lro.Client(f"sqlite:///{tmp_path}/sync.db")
+
+    async def main() -> None:
+        async with lro.aio.Client(f"sqlite:///{tmp_path}/aio.db") as aio_client:
+            aio_child = await aio_client.new_operation()
+            sync_child = sync_client.new_operation()
+            parent = await aio_client.new_operation()
+            # An aio operation waits on a sync client's store: woken by its notifications.
+            waiting = asyncio.create_task(
+                parent.wait(children=[sync_child.name], service=sync_client, timeout=30)
+            )
+            await asyncio.sleep(0.05)
+            await asyncio.to_thread(sync_child.done)
+            assert (await waiting)[sync_child.name].done
+            # And a sync operation waits on an aio client's store.
+            finishing = asyncio.get_running_loop().call_later(
+                0.05, lambda: asyncio.ensure_future(aio_child.done())
+            )
+            found = await asyncio.to_thread(
+                sync_client.new_operation().wait,
+                children=[aio_child.name],
+                service=aio_client,
+                timeout=30,
+            )
+            finishing.cancel()
+            assert found[aio_child.name].done
+
+    asyncio.run(main())
+    sync_client.close()
