@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterable
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 DEV_MODE_ENV = "K_SERVICE"
+logger = logging.getLogger("lro.operation")
 
 
 class Operation(Generic[T]):
@@ -236,8 +238,8 @@ class Operation(Generic[T]):
 
         Raises:
             WaitDeadlineExceeded: past ``timeout``, naming the children still running.
-            Cancelled: this operation was cancelled meanwhile; the children still
-                running are then cancelled too (best effort).
+            Cancelled: this operation was cancelled, before the wait or during it;
+                the children still running are then cancelled too (best effort).
             Unavailable: past ``timeout`` while the store was unreachable (a wait rides
                 out shorter outages).
         """
@@ -262,16 +264,16 @@ class Operation(Generic[T]):
                 child_endpoint=child_endpoint,
             )
             return {}
-        with CancellationWatch(self._client.store, self.name, every) as watch:
-            watch.pause(sleep_seconds)
-        if not names:
-            return {}
         with contextlib.closing(Channels()) as channels:
             if child_endpoint is not None:
                 service = operations_stub(channels.get(validate_endpoint(child_endpoint)))
             try:
+                with CancellationWatch(self._client.store, self.name, every) as watch:
+                    watch.pause(sleep_seconds)
+                if not names:
+                    return {}
                 return self._wait_for_children(names, limit, every, service)
-            except Cancelled:
+            except Cancelled:  # also when it came before the wait: no child runs orphaned
                 _cancel_children(names, service or self._client)
                 raise
 
@@ -420,19 +422,29 @@ class Operation(Generic[T]):
 
 
 def _cancel_children(names: Iterable[str], service: object) -> None:
-    """Cancel the children still running, where ``service`` can (best effort)."""
+    """Cancel the children still running, where ``service`` can (best effort).
+
+    A child that cannot be cancelled is logged and left; a child this client's store
+    no longer has is left quietly.
+    """
     cancel = getattr(service, "cancel_operation", None)
     if cancel is None:
         cancel = getattr(service, "CancelOperation", None)
         if cancel is None:
             return
         for name in names:
-            with contextlib.suppress(Exception):
+            try:
                 cancel(operations_pb2.CancelOperationRequest(name=name))
+            except Exception as exc:
+                logger.warning("could not cancel child %s of a cancelled wait: %s", name, exc)
         return
     for name in names:
-        with contextlib.suppress(NotFound):
+        try:
             cancel(name)
+        except NotFound:
+            continue
+        except Exception as exc:
+            logger.warning("could not cancel child %s of a cancelled wait: %s", name, exc)
 
 
 def no_default_state(state_type: type) -> Callable[[], object]:

@@ -103,7 +103,8 @@ def latest_in_store(
                 latest, outage, deadline - time.monotonic(), recheck_every, keep_waiting()
             )
         ) is not None:
-            waiter.wait(pause)
+            if not waiter.wait(pause) and outage is None and time.monotonic() >= deadline:
+                break  # nothing changed until the deadline: answer now, without a read
             record, outage = read_through_outage(store.get, name)
             if record is not None:
                 latest = record.operation

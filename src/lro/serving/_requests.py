@@ -69,8 +69,11 @@ async def latest_async(store: Store, name: str, timeout: float) -> operations_pb
         while (
             pause := next_pause(latest, outage, deadline - loop.time(), RECHECK_EVERY)
         ) is not None:
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(changed.wait(), pause)
+            except TimeoutError:
+                if outage is None and loop.time() >= deadline:
+                    break  # nothing changed until the deadline: answer now, without a read
             changed.clear()  # before the read: a change during it wakes the next pause
             record, outage = await asyncio.to_thread(read_through_outage, store.get, name)
             if record is not None:
