@@ -29,12 +29,17 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest
 
+# Every benchmark in bench/ (a test checks the list); bench/RESULTS.md holds their figures.
 bench: $(STAMP)
-	$(BIN)/python bench/lifecycle_sqlite.py
+	$(BIN)/python -m bench.lifecycle_sqlite
 	$(BIN)/python -m bench.lifecycle_postgres
 	$(BIN)/python -m bench.wakeup_latency
 	$(BIN)/python -m bench.durable_sqlite
 	$(BIN)/python -m bench.durable_postgres
+	$(BIN)/python -m bench.durable_spanner
+	$(BIN)/python -m bench.get_operation_grpc
+	$(BIN)/python -m bench.list_pages
+	$(BIN)/python -m bench.list_pages --backend postgresql
 
 clean:
 	rm -rf $(VENV) lro-demo.db
