@@ -10,9 +10,8 @@ are forced, and how a claim is seen to skip a row that another claim holds.
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,8 +19,9 @@ import pytest
 from lro._core import transitions
 from lro._core.names import new_name
 from lro._resume.plan import wakeup_store
-from lro._store.base import OperationRecord, WaitPlan, Wakeup, WakeupStore
+from lro._store.base import OperationRecord, WaitPlan, WakeupStore
 from lro._store.urls import open_store
+from tests.background import Background
 from tests.conftest import fresh_postgres_url
 
 CLAIM: dict[str, Any] = {"handlers": ["h"], "pinned_to": "", "lease_us": 10**7}
@@ -67,33 +67,6 @@ def _waiting_for(children: list[OperationRecord]) -> WaitPlan:
     )
 
 
-class Call:
-    """A store method run in a thread; ``result`` once it returned."""
-
-    def __init__(self, method: Callable[[], object]) -> None:
-        self.result: object = None
-        self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(method,))
-        self._thread.start()
-
-    def _run(self, method: Callable[[], object]) -> None:
-        try:
-            self.result = method()
-        except BaseException as exc:  # reported by the test
-            self.error = exc
-
-    @property
-    def returned(self) -> bool:
-        return not self._thread.is_alive()
-
-    def join(self) -> object:
-        self._thread.join(30)
-        assert self.returned, "the call did not return"
-        if self.error is not None:
-            raise self.error
-        return self.result
-
-
 def _blocked(monitor: Any, count: int) -> bool:
     """Whether ``count`` sessions of this database wait for another session's lock."""
     row = monitor.execute(
@@ -103,8 +76,8 @@ def _blocked(monitor: Any, count: int) -> bool:
     return int(row["blocked"]) >= count
 
 
-def _until_blocked_or_returned(monitor: Any, calls: list[Call], blocked: int) -> bool:
-    """Wait until ``blocked`` sessions wait for a lock (True) or the last call returned."""
+def _until_blocked_or_returned(monitor: Any, calls: list[Background[Any]], blocked: int) -> bool:
+    """Wait until ``blocked`` sessions wait for a lock (True) or the last call ended."""
     deadline = time.monotonic() + 30
     while not calls[-1].returned:
         if _blocked(monitor, blocked):
@@ -144,14 +117,14 @@ def test_a_parent_scheduling_while_its_child_finishes_waits_and_sees_it_done(
         # Another process is finishing the child: its transaction is open, its trigger
         # has run (no wait existed yet), and it has not committed.
         finishing.execute("UPDATE lro_operations SET done = TRUE WHERE name = %s", (child.name,))
-        scheduling = Call(lambda: store.schedule(parent, 1, _waiting_for([child])))
+        scheduling = Background(lambda: store.schedule(parent, 1, _waiting_for([child])))
         waited = _until_blocked_or_returned(monitor, [scheduling], 1)
         finishing.commit()
-    scheduled = scheduling.join()
+    scheduling.join()
     assert waited, "scheduling did not wait for the finish in flight"
-    assert isinstance(scheduled, tuple)
-    wakeup = scheduled[1]
-    assert isinstance(wakeup, Wakeup)
+    assert scheduling.error is None
+    assert scheduling.result is not None
+    _, wakeup = scheduling.result
     assert wakeup.due_time_us == wakeup.ready_time_us  # it saw the child done
 
 
@@ -164,13 +137,16 @@ def test_a_child_finishing_while_its_parent_schedules_waits_and_wakes_it(
         # Hold the parent's wake-up row: scheduling stops at its upsert, after it has
         # looked at the child, with its transaction open.
         holder.execute("SELECT 1 FROM lro_wakeups WHERE name = %s FOR UPDATE", (parent.name,))
-        scheduling = Call(lambda: store.schedule(parent, parent.version, _waiting_for([child])))
+        scheduling = Background(
+            lambda: store.schedule(parent, parent.version, _waiting_for([child]))
+        )
         assert _until_blocked_or_returned(monitor, [scheduling], 1)
-        finishing = Call(lambda: _finish(store, child))
+        finishing = Background(lambda: _finish(store, child))
         waited = _until_blocked_or_returned(monitor, [scheduling, finishing], 2)
         holder.rollback()
     scheduling.join()
     finishing.join()
+    assert (scheduling.error, finishing.error) == (None, None)
     assert waited, "the finish did not wait for the scheduling in flight"
     wakeup = store.get_wakeup(parent.name)
     assert wakeup is not None
@@ -182,9 +158,10 @@ def test_a_claim_skips_a_row_another_claim_holds(store: WakeupStore, dsn: str) -
     free, _ = store.schedule(_created(store), 1, SLEEPER)
     with _connect(dsn) as monitor, _connect(dsn, autocommit=False) as other_claim:
         other_claim.execute("SELECT 1 FROM lro_wakeups WHERE name = %s FOR UPDATE", (held.name,))
-        claim = Call(lambda: store.claim_wakeups("w", limit=10, **CLAIM))
+        claim = Background(lambda: store.claim_wakeups("w", limit=10, **CLAIM))
         waited = _until_blocked_or_returned(monitor, [claim], 1)
         other_claim.rollback()
-    claimed = claim.join()
+    claim.join()
     assert not waited, "the claim waited for a row another claim holds"
-    assert [wakeup.name for wakeup in claimed] == [free.name]  # type: ignore[attr-defined]
+    assert claim.result is not None
+    assert [wakeup.name for wakeup in claim.result] == [free.name]

@@ -34,8 +34,9 @@ from google.protobuf import duration_pb2
 import lro
 from lro.serving import http_app
 from tests import spanner_emulator
+from tests.background import Background
 from tests.conftest import fresh_postgres_url, skip_or_fail
-from tests.postgres_server import PrivateServer, find_binaries
+from tests.postgres_server import PrivateServer, running_private_server
 from tests.serving.conftest import AioServerThread, UvicornThread, start_sync_server
 from tests.sqlite_lock import LockedDatabase
 
@@ -55,17 +56,23 @@ class Outage(Protocol):
     def end(self) -> None: ...
 
 
-class PostgresOutage:
-    """A private PostgreSQL server, stopped and started again."""
+class _LocalOutage:
+    """An outage of a store that needs nothing special to connect to."""
 
-    def __init__(self, server: PrivateServer) -> None:
-        self.server = server
-        self.url = fresh_postgres_url(server.url)
+    url: str
 
     @contextlib.contextmanager
     def client(self) -> Iterator[lro.Client]:
         with lro.Client(self.url, worker=False) as client:
             yield client
+
+
+class PostgresOutage(_LocalOutage):
+    """A private PostgreSQL server, stopped and started again."""
+
+    def __init__(self, server: PrivateServer) -> None:
+        self.server = server
+        self.url = fresh_postgres_url(server.url)
 
     def begin(self, *, for_good: bool) -> None:
         self.server.stop()
@@ -74,17 +81,12 @@ class PostgresOutage:
         self.server.start()
 
 
-class SqliteOutage:
+class SqliteOutage(_LocalOutage):
     """A SQLite file that another process holds locked."""
 
     def __init__(self, path: Path) -> None:
         self.url = f"sqlite:///{path}?busy_timeout_ms=100"
         self.lock = LockedDatabase(path)
-
-    @contextlib.contextmanager
-    def client(self) -> Iterator[lro.Client]:
-        with lro.Client(self.url, worker=False) as client:
-            yield client
 
     def begin(self, *, for_good: bool) -> None:
         self.lock.lock()
@@ -126,15 +128,8 @@ class SpannerOutage:
 @pytest.fixture(scope="module")
 def postgres_server() -> Iterator[PrivateServer]:
     """A private PostgreSQL server for this module."""
-    binaries = find_binaries()
-    if binaries is None:
-        skip_or_fail("no PostgreSQL server binaries (initdb, pg_ctl) are installed")
-    server = PrivateServer(binaries)
-    try:
-        server.start()
+    with running_private_server() as server:
         yield server
-    finally:
-        server.remove()
 
 
 @pytest.fixture(params=["postgresql", "sqlite", "spanner"])
@@ -184,29 +179,6 @@ class ReadLog:
             return result
 
         return recorded
-
-
-class Waiter:
-    """A wait in a thread: its result or error, and how long it took."""
-
-    def __init__(self, wait: Callable[[], bool]) -> None:
-        self.done: bool | None = None
-        self.error: BaseException | None = None
-        self.elapsed = 0.0
-        self._thread = threading.Thread(target=self._run, args=(wait,))
-        self._started = time.monotonic()
-        self._thread.start()
-
-    def _run(self, wait: Callable[[], bool]) -> None:
-        try:
-            self.done = wait()
-        except BaseException as exc:  # reported by the test
-            self.error = exc
-        self.elapsed = time.monotonic() - self._started
-
-    def join(self, timeout: float) -> None:
-        self._thread.join(timeout)
-        assert not self._thread.is_alive(), "the wait did not end"
 
 
 def _wait_over_grpc(stub: operations_grpc.OperationsStub, name: str, timeout: float) -> bool:
@@ -280,11 +252,11 @@ def _grpc_address(way: str, client: lro.Client) -> Iterator[str]:
 
 def _start_waiting(
     client: lro.Client, wait_for: WaitFor, timeout: float, monkeypatch: pytest.MonkeyPatch
-) -> tuple[str, ReadLog, Waiter]:
+) -> tuple[str, ReadLog, Background[bool]]:
     """Start a wait for a new operation; return once the waiter has read it."""
     name = client.new_operation().name
     log = ReadLog(monkeypatch, client.store, name)
-    waiter = Waiter(lambda: wait_for(name, timeout))
+    waiter = Background(lambda: wait_for(name, timeout))
     assert log.read.wait(30), "the wait never read the operation"
     return name, log, waiter
 
@@ -320,7 +292,7 @@ def test_a_wait_rides_out_an_outage_that_ends_in_time(
         _finish_once_back(client, name)
         waiter.join(LONG_TIMEOUT)
     assert waiter.error is None
-    assert waiter.done is True
+    assert waiter.result is True
 
 
 @pytest.mark.parametrize("way", WAYS)

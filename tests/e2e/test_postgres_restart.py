@@ -14,22 +14,14 @@ from google.protobuf import wrappers_pb2
 from google.rpc import code_pb2
 
 import lro
-from tests.conftest import skip_or_fail
-from tests.postgres_server import PrivateServer, find_binaries
+from tests.postgres_server import PrivateServer, running_private_server
 
 
 @pytest.fixture
 def server() -> Iterator[PrivateServer]:
     """A private, running PostgreSQL server."""
-    binaries = find_binaries()
-    if binaries is None:
-        skip_or_fail("no PostgreSQL server binaries (initdb, pg_ctl) are installed")
-    private = PrivateServer(binaries)
-    try:
-        private.start()
+    with running_private_server() as private:
         yield private
-    finally:
-        private.remove()
 
 
 def test_operations_in_flight_survive_a_restart(server: PrivateServer) -> None:
