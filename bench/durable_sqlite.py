@@ -191,9 +191,11 @@ def throughput(url: str, workers: int, count: int, lead: float) -> tuple[float, 
     """Resumptions per second of ``workers`` processes on ``count`` wake-ups due at once.
 
     The workers start first. Then every wake-up is scheduled to fall due at one moment,
-    ``lead`` seconds after the start (on the store's clock), so that none is due before
-    all are written; the rate counts from that moment to the last finish. Returns the
-    rate and the spread of the due times in ms (the store's clock reading, per write).
+    ``lead`` seconds after the start, so that none is due before all are written. The
+    store turns each sleep into a due time on its own clock, so the due times spread a
+    little (on PostgreSQL, by the time between this process's clock reading and the
+    database's); the rate counts from the earliest of them to the last finish. Returns
+    the rate and the spread of the due times in ms.
     """
     store = wakeup_store(open_store(url))
     worker_command = [sys.executable, "-m", "lro.cli", "worker", "--db", url]
@@ -224,7 +226,7 @@ def throughput(url: str, workers: int, count: int, lead: float) -> tuple[float, 
         assert process.stdout is not None
         process.stdout.close()
     store.close()
-    return count / ((last_us - max(due_times)) / 1e6), (max(due_times) - min(due_times)) / 1000
+    return count / ((last_us - min(due_times)) / 1e6), (max(due_times) - min(due_times)) / 1000
 
 
 def report_throughput(urls: Callable[[int, int], str], count: int, lead: float) -> None:
