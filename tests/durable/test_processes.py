@@ -210,8 +210,9 @@ def test_the_worker_command_explains_a_bad_app(tmp_path: Path) -> None:
 
 
 def test_lro_worker_runs_the_async_handlers_of_an_aio_client(
-    parallel_store_url: str, tmp_path: Path
+    parallel_store: tuple[str, int], tmp_path: Path
 ) -> None:
+    parallel_store_url = parallel_store[0]
     log = tmp_path / "aio-worker.log"
     with log.open("a") as errors:
         process = subprocess.Popen(
@@ -239,7 +240,7 @@ def test_lro_worker_runs_the_async_handlers_of_an_aio_client(
             assert "handlers: napper" in banner, log.read_text()
             with lro.Client(parallel_store_url, worker=False) as producer:
                 op = producer.start("napper", state={"sleep": 0.05}, registered_elsewhere=True)
-                final = producer.wait_operation(op.name, timeout=30)
+                final = producer.wait_operation(op.name, timeout=90)
             assert final.done, log.read_text()
             value = wrappers_pb2.StringValue()
             lro.unmarshal_operation(final, value)
