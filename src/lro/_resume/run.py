@@ -13,6 +13,7 @@ from lro._core import backoff, transitions
 from lro._core.errors import FailedPrecondition, NotFound, OperationAlreadyDone
 from lro._core.statuses import status_of
 from lro._resume.channels import Channels
+from lro._resume.counts import Outcome
 from lro._store.base import OperationRecord, Wakeup, WakeupStore, now_us, update_record
 
 if TYPE_CHECKING:
@@ -45,34 +46,33 @@ class Resumption:
         self.channels = channels
         self.settings = settings
 
-    def run(self, wakeup: Wakeup) -> None:
+    def run(self, wakeup: Wakeup) -> Outcome:
         """Resume the operation of ``wakeup`` if its wait is over, else postpone it."""
         try:
-            record = self.store.get(wakeup.name)
+            record: OperationRecord | None = self.store.get(wakeup.name)
         except NotFound:
+            record = None
+        if record is None or record.done:
             self.store.finish_wakeup(wakeup)
-            return
-        if record.done:
-            self.store.finish_wakeup(wakeup)
-            return
+            return "skipped"
         try:
             timed_out = self._wait_outcome(wakeup)
         except Exception as exc:  # a child endpoint failed for good
             self._fail(wakeup, exc)
-            return
+            return "failed"
         if timed_out is None:
-            return
+            return "postponed"
         if timed_out:
             record = update_record(self.store, record, lambda r: r.replace(wait_timed_out=True))
         try:
             op = self._call_target(wakeup, record)
         except Exception as exc:
             self._fail(wakeup, exc)
-            return
+            return "failed"
         if op is not None and op._record.done:  # finishing removed the wake-up
             if wakeup.target_kind == "callback":
                 self.client._callbacks.pop(wakeup.name, None)
-            return
+            return "resumed"
         if self.store.finish_wakeup(wakeup) and op is not None:
             logger.warning(
                 "the %s %r returned without finishing %s or waiting again; it stays running",
@@ -80,6 +80,7 @@ class Resumption:
                 wakeup.target,
                 wakeup.name,
             )
+        return "resumed"
 
     def _wait_outcome(self, wakeup: Wakeup) -> bool | None:
         """False if every child is done, True if the deadline passed first, None if

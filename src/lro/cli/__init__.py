@@ -44,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_serve(args.db or default_url(), args.host, args.grpc_port, args.http_port)
         with Client(args.db or default_url(), worker=False) as client:
-            run_operation_command(client, args)
+            return run_operation_command(client, args)
     except Error as exc:
         print(f"lro: {type(exc).__name__}: {exc.message}", file=sys.stderr)
         return 1
