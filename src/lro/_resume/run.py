@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from google.rpc import code_pb2
 
+from lro import _telemetry as telemetry
 from lro._core import backoff, transitions
 from lro._core.errors import FailedPrecondition, NotFound, OperationAlreadyDone
 from lro._core.statuses import status_of
@@ -65,7 +66,14 @@ class Resumption:
         if timed_out:
             record = update_record(self.store, record, lambda r: r.replace(wait_timed_out=True))
         try:
-            op = self._call_target(wakeup, record)
+            with telemetry.handler_run(
+                self._run_name(wakeup),
+                record,
+                wakeup.due_time_us,
+                span=wakeup.target_kind != "grpc",
+            ) as run:
+                op = self._call_target(wakeup, record)
+                run.finished(op._record.operation if op is not None else None)
         except Exception as exc:
             self._fail(wakeup, exc)
             return "failed"
@@ -81,6 +89,16 @@ class Resumption:
                 wakeup.name,
             )
         return "resumed"
+
+    def _run_name(self, wakeup: Wakeup) -> str:
+        """What the run's span is named after: the handler, or the callback function.
+
+        A gRPC method's run has its span in the service that serves it (see
+        ``lro.serving.OperationInterceptor``); the worker records only the lag."""
+        if wakeup.target_kind == "callback":
+            callback = self.client._callbacks.get(wakeup.name)
+            return callback.function.__qualname__ if callback else "callback"
+        return wakeup.target
 
     def _wait_outcome(self, wakeup: Wakeup) -> bool | None:
         """False if every child is done, True if the deadline passed first, None if
