@@ -216,8 +216,8 @@ def test_worker_prints_a_summary_line_on_a_terminal(url: str, tmp_path: Path) ->
         terminal = Terminal(command)
         terminal.wait_for(lambda screen: "handlers: broken, quick" in screen)
         for _ in range(3):
-            client.start("quick")
-        client.start("broken")
+            client.start("quick", registered_elsewhere=True)
+        client.start("broken", registered_elsewhere=True)
         terminal.wait_for(lambda screen: "claimed 4, finished 3, failed 1" in screen)
         terminal.process.send_signal(signal.SIGTERM)
         assert terminal.finish() == 0

@@ -13,6 +13,7 @@ from lro._client import Client
 from lro._core.errors import InvalidArgument
 from lro._resume.worker import WorkerSettings
 from lro._store.urls import DATABASE_URL_ENV
+from lro.cli._logging import add_log_level, configure_logging
 from lro.cli._terminal import is_terminal
 
 SUMMARY_EVERY = 10.0
@@ -44,6 +45,7 @@ def add_worker_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
         help="seconds between summary lines on a terminal (claimed, finished, failed, "
         "lag); 0 for none",
     )
+    add_log_level(worker, default="INFO")
 
 
 def load_app(spec: str) -> Client:
@@ -65,6 +67,7 @@ def load_app(spec: str) -> Client:
 
 def run_worker(args: argparse.Namespace) -> int:
     """Run a worker for ``args.app`` until SIGTERM or SIGINT, then stop gracefully."""
+    configure_logging(args.log_level)
     if args.db:
         os.environ[DATABASE_URL_ENV] = args.db
     client = load_app(args.app)

@@ -8,6 +8,7 @@ context: the method becomes the operation's resume method, and a call that carri
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -95,13 +96,15 @@ def _sync_wrapper(
     def unary(request: Any, context: grpc.ServicerContext) -> Any:
         if isinstance(call, InvalidOperationName):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, call.message)
-        with serving(ServedCall(call.method, call.operation_name)) as served, _run(served):
+        # A fresh copy of the call for each invocation.
+        with serving(dataclasses.replace(call)) as served, _run(served):
             return behavior(request, context)
 
     def streaming(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         if isinstance(call, InvalidOperationName):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, call.message)
-        with serving(ServedCall(call.method, call.operation_name)) as served, _run(served):
+        # A fresh copy of the call for each invocation.
+        with serving(dataclasses.replace(call)) as served, _run(served):
             yield from behavior(request, context)
 
     return streaming if streams else unary
@@ -129,7 +132,8 @@ def _async_wrapper(
     async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         if isinstance(call, InvalidOperationName):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, call.message)
-        with serving(ServedCall(call.method, call.operation_name)) as served, _run(served):
+        # A fresh copy of the call for each invocation.
+        with serving(dataclasses.replace(call)) as served, _run(served):
             return await behavior(request, context)
 
     async def streaming(
@@ -137,7 +141,8 @@ def _async_wrapper(
     ) -> AsyncIterator[Any]:
         if isinstance(call, InvalidOperationName):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, call.message)
-        with serving(ServedCall(call.method, call.operation_name)) as served, _run(served):
+        # A fresh copy of the call for each invocation.
+        with serving(dataclasses.replace(call)) as served, _run(served):
             async for response in behavior(request, context):
                 yield response
 
