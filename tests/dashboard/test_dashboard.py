@@ -94,6 +94,7 @@ def test_the_filter_narrows_the_list_and_a_bad_one_says_why(
     page.click("button[type=submit]")
     page.locator("#error").wait_for(timeout=TIMEOUT_MS)
     assert page.locator("#error").inner_text().startswith("INVALID_ARGUMENT")
+    wait_rows(page, 0)  # no rows of the previous filter are left
     screenshot(page, "list-bad-filter")
 
 
@@ -174,6 +175,7 @@ def test_an_unknown_response_type_is_shown_opaquely(
     result = page.locator("#result").inner_text()
     assert '"@type": "type.googleapis.com/acme.v1.Secret"' in result
     assert '"value": "CAE="' in result
+    assert page.locator("#progress-row").is_hidden()  # no progress_percent, no bar
     screenshot(page, "operation-done")
 
 

@@ -151,7 +151,10 @@ async function loadList() {
   try {
     page = await api(`operations?${params}`);
   } catch (error) {
-    showError(error.message);
+    showError(error.message);  // the rows of another query would mislead
+    $("operations").tBodies[0].replaceChildren();
+    $("empty").hidden = true;
+    $("summary").textContent = "";
     return;
   }
   showError("");
