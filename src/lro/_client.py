@@ -9,6 +9,8 @@ from typing import Any, TypeVar, overload
 import google.longrunning.operations_proto_pb2 as operations_pb2
 from google.protobuf.message import Message
 
+from lro import _telemetry as telemetry
+from lro._calls import current_call
 from lro._client_base import ClientBase, continued_operation, name_of
 from lro._core.codecs import codec_for
 from lro._core.constants import OPERATION_ID_HEADER
@@ -170,7 +172,9 @@ class Client(ClientBase):
         codec_for(state_type)  # refuses an unsupported state type before any write
         continued = continued_operation(existing, context, resume_method)
         record = self._new_record_now(continued, parent, metadata)
-        return Operation(self.runtime, record, state_type, callback=callback)
+        op = Operation(self.runtime, record, state_type, callback=callback)
+        telemetry.resumed_in_call(current_call.get(), record)
+        return op
 
     def resumable(self, name: str, *, state_type: type[Any] | None = None) -> Callable[[F], F]:
         """Register ``fn(op)`` as the handler called ``name``; use as a decorator.

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import google.longrunning.operations_proto_pb2 as operations_pb2
 from google.protobuf.message import Message
 
+from lro import _telemetry as telemetry
 from lro._calls import current_call, header_says_timed_out
 from lro._core import transitions, waiting
 from lro._core.codecs import codec_for
@@ -194,9 +195,15 @@ class ClientBase:
         store = self.store
         if name is None:
             operation = transitions.new_operation(new_name(parent), metadata)
-            return store.create(
-                OperationRecord(operation=operation, resume_target=resume_method or "")
+            created = store.create(
+                OperationRecord(
+                    operation=operation,
+                    resume_target=resume_method or "",
+                    trace_context=telemetry.trace_context(),
+                )
             )
+            telemetry.operation_created()
+            return created
         record = store.get(validate_name(name))
         if (resume_method and resume_method != record.resume_target) or timed_out:
             record = update_record(
@@ -234,11 +241,15 @@ class ClientBase:
         """Create an operation with its first wake-up (or hand it to a cloud resumer)."""
         encoded = codec_for(state_type).encode(state) if state is not None else None
         record = OperationRecord(
-            operation=transitions.new_operation(new_name(), metadata), state=encoded
+            operation=transitions.new_operation(new_name(), metadata),
+            state=encoded,
+            trace_context=telemetry.trace_context(),
         )
         cloud = self.cloud_resumer
         if cloud is not None and cloud.accepts("handler", ()):
-            return start_with_task(self.store, cloud, record, name)
+            stored = start_with_task(self.store, cloud, record, name)
+            telemetry.operation_created()
+            return stored
         plan = wait_plan(
             ResumeTarget("handler", name),
             sleep=0,
@@ -248,6 +259,7 @@ class ClientBase:
             child_endpoint="",
         )
         stored, wakeup = wakeup_store(self.store).schedule(record, None, plan)
+        telemetry.operation_created()
         self.runtime.scheduled(wakeup)
         return stored
 

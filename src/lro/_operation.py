@@ -14,7 +14,7 @@ from lro._core.constants import POLL_FREQUENCY, WAIT_TIMEOUT
 from lro._core.durations import Duration
 from lro._core.waiting import OperationsService
 from lro._drive import drive
-from lro._operation_base import OperationBase, finishing, setting_metadata
+from lro._operation_base import OperationBase, finishing, label_of, setting_metadata
 from lro._runtime import HasRuntime, Resumable, Runtime
 from lro._store.base import OperationRecord
 
@@ -161,7 +161,8 @@ class Operation(OperationBase[T]):
 
     def _callback_resumable(self) -> Resumable:
         assert self.callback is not None
-        return Resumable(run_with(self._runtime, self.callback, self._state_type), self._state_type)
+        run = run_with(self._runtime, self.callback, self._state_type)
+        return Resumable(run, self._state_type, label_of(self.callback))
 
 
 def run_with(

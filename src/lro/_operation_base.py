@@ -477,6 +477,11 @@ def _warn_pinned_callback(runtime: Runtime, name: str) -> None:
     )
 
 
+def label_of(function: object) -> str:
+    """The qualified name of a function, for the spans of its runs."""
+    return str(getattr(function, "__qualname__", "") or repr(function))
+
+
 def setting_metadata(metadata: Message) -> Change:
     """The change that replaces the metadata."""
     return lambda r: r.replace(operation=transitions.set_metadata(r.operation, metadata))

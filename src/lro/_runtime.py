@@ -94,11 +94,13 @@ class Resumable:
     """A registered handler (or a development callback), ready to run.
 
     ``run(record)`` calls it on the operation of ``record`` and returns the operation's
-    record as the handler's handle last saw it.
+    record as the handler's handle last saw it. ``label`` names the function (the span
+    of a callback's run is named after it).
     """
 
     run: Callable[[OperationRecord], OperationRecord]
     state_type: type[Any] | None = None
+    label: str = ""
 
 
 class Registry:

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 
 from google.rpc import code_pb2
 
+from lro import _telemetry as telemetry
 from lro._core import transitions
 from lro._core.attempts import MAX_ATTEMPTS, AttemptPolicy
 from lro._core.errors import Aborted, Error, NotFound, OperationAlreadyDone, Unavailable
@@ -106,8 +107,11 @@ def _run(
 ) -> Outcome:
     record = store.get(wakeup.name)
     try:
-        with _lease_kept(store, wakeup):
-            resumable.run(record)
+        with (
+            _lease_kept(store, wakeup),
+            telemetry.handler_run(wakeup.target, record, wakeup.due_time_us) as run,
+        ):
+            run.finished(resumable.run(record).operation)
     except Exception as exc:
         return _count_failure(store, wakeup, exc, policy)
     if store.finish_wakeup(wakeup):  # still ours: neither finished nor waiting again

@@ -8,12 +8,14 @@ import logging
 
 from google.rpc import code_pb2
 
+from lro import _telemetry as telemetry
 from lro._core import transitions, waiting
 from lro._core.attempts import AttemptPolicy
 from lro._core.errors import FailedPrecondition, NotFound, OperationAlreadyDone
 from lro._core.statuses import failure_text, status_of
 from lro._drive import drive
 from lro._resume.channels import Channels
+from lro._resume.counts import Outcome
 from lro._runtime import Resumable, Runtime
 from lro._store.base import OperationRecord, Wakeup, WakeupStore, update_record
 
@@ -41,26 +43,26 @@ class Resumption:
         self.channels = channels
         self.settings = settings
 
-    def run(self, wakeup: Wakeup) -> None:
+    def run(self, wakeup: Wakeup) -> Outcome:
         """Resume the operation of ``wakeup`` if its wait is over, else postpone it."""
         try:
             record = self.store.get(wakeup.name)
         except NotFound:
             self.store.finish_wakeup(wakeup)
-            return
+            return "skipped"
         _log_progress(logging.DEBUG, "claimed", wakeup, record, f"claim {wakeup.claims}")
         if record.done:
             logger.debug("%s is done already; its wake-up goes", wakeup.name)
             self.store.finish_wakeup(wakeup)
-            return
+            return "skipped"
         try:
             decision = self._decide(wakeup)
         except Exception as exc:  # a child endpoint failed for good
             self._fail(wakeup, exc)
-            return
+            return "failed"
         if isinstance(decision, waiting.Postpone):
             self._postpone(wakeup, decision)
-            return
+            return "postponed"
         if isinstance(decision, waiting.TimedOut):
             logger.info(
                 "the wait of %s for resume point %r timed out with children still running: %s",
@@ -71,12 +73,34 @@ class Resumption:
             record = update_record(self.store, record, lambda r: r.replace(wait_timed_out=True))
         outcome = "its wait timed out" if isinstance(decision, waiting.TimedOut) else "due"
         _log_progress(logging.INFO, "resuming", wakeup, record, outcome)
+        return self._resume(wakeup, record)
+
+    def _resume(self, wakeup: Wakeup, record: OperationRecord) -> Outcome:
+        """Call the target, in the span of its run; count a failure."""
         try:
-            seen = self._call_target(wakeup, record)
+            with telemetry.handler_run(
+                self._run_name(wakeup),
+                record,
+                wakeup.due_time_us,
+                span=wakeup.target_kind != "grpc",
+            ) as run:
+                seen = self._call_target(wakeup, record)
+                run.finished(seen.operation if seen is not None else None)
         except Exception as exc:
             self._fail(wakeup, exc)
-            return
+            return "failed"
         self._after_run(wakeup, seen)
+        return "resumed"
+
+    def _run_name(self, wakeup: Wakeup) -> str:
+        """What the run's span is named after: the handler, or the callback function.
+
+        A gRPC method's run has its span in the service that serves it (see
+        ``lro.serving.OperationInterceptor``); the worker records only the lag."""
+        if wakeup.target_kind == "callback":
+            callback = self.runtime.registry.callback(wakeup.name)
+            return callback.label if callback and callback.label else "callback"
+        return wakeup.target
 
     def _after_run(self, wakeup: Wakeup, seen: OperationRecord | None) -> None:
         """The target returned: the wake-up went if it finished or waited again."""

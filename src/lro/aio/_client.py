@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import inspect
 from collections.abc import Awaitable, Callable
@@ -13,6 +14,8 @@ from typing import Any, TypeVar, overload
 import google.longrunning.operations_proto_pb2 as operations_pb2
 from google.protobuf.message import Message
 
+from lro import _telemetry as telemetry
+from lro._calls import current_call
 from lro._client_base import ClientBase, continued_operation, name_of
 from lro._core.codecs import codec_for
 from lro._core.durations import Duration
@@ -56,11 +59,13 @@ class Client(ClientBase):
         return self._loop
 
     async def _blocking(self, function: Callable[..., R], *args: Any) -> R:
-        """``function(*args)`` in the client's thread pool."""
+        """``function(*args)`` in the client's thread pool, in this task's context
+        (the served call, the current trace)."""
         loop = asyncio.get_running_loop()
         if self._loop is None:
             self._loop = loop
-        return await loop.run_in_executor(self._executor, functools.partial(function, *args))
+        call = functools.partial(contextvars.copy_context().run, function, *args)
+        return await loop.run_in_executor(self._executor, call)
 
     def _operation(self, record: Any, state_type: Any, **kwargs: Any) -> Operation[Any]:
         return Operation(
@@ -181,7 +186,9 @@ class Client(ClientBase):
         codec_for(state_type)  # refuses an unsupported state type before any write
         continued = continued_operation(existing, context, resume_method)
         record = await self._blocking(self._new_record_now, continued, parent, metadata)
-        return self._operation(record, state_type, callback=_coroutine_function(callback))
+        op = self._operation(record, state_type, callback=_coroutine_function(callback))
+        telemetry.resumed_in_call(current_call.get(), record)
+        return op
 
     def resumable(self, name: str, *, state_type: type[Any] | None = None) -> Callable[[F], F]:
         """Register ``async def fn(op)`` as the handler called ``name``; use as a decorator.
@@ -200,6 +207,7 @@ class Client(ClientBase):
                     handler_name=name,
                 ),
                 state_type,
+                name,
             ),
         )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import inspect
 import weakref
@@ -119,7 +120,8 @@ class _AsyncPerformer:
     async def blocking(self, function: Callable[..., Any], *args: Any) -> Any:
         if runs_on_loop(function):
             return await function(*args)
-        return await self.loop.run_in_executor(self.executor, functools.partial(function, *args))
+        call = functools.partial(contextvars.copy_context().run, function, *args)
+        return await self.loop.run_in_executor(self.executor, call)
 
     async def perform(self, request: Request) -> Any:
         if isinstance(request, Call):

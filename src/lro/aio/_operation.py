@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import Executor
@@ -16,7 +17,7 @@ from lro._core import transitions
 from lro._core.constants import POLL_FREQUENCY, WAIT_TIMEOUT
 from lro._core.durations import Duration
 from lro._core.waiting import OperationsService
-from lro._operation_base import OperationBase, finishing, setting_metadata
+from lro._operation_base import OperationBase, finishing, label_of, setting_metadata
 from lro._runtime import HasRuntime, Resumable, Runtime
 from lro._store.base import OperationRecord
 from lro.aio._drive import drive_async
@@ -51,9 +52,10 @@ class Operation(OperationBase[T]):
         self._loop = loop
 
     async def _blocking(self, function: Callable[..., R], *args: Any) -> R:
-        """``function(*args)`` in the client's thread pool."""
+        """``function(*args)`` in the client's thread pool, in this task's context."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(function, *args))
+        call = functools.partial(contextvars.copy_context().run, function, *args)
+        return await loop.run_in_executor(self._executor, call)
 
     async def get_operation(self) -> operations_pb2.Operation:
         """The operation as stored now."""
@@ -128,7 +130,7 @@ class Operation(OperationBase[T]):
         run = run_on_loop(
             self._runtime, callback, self._state_type, executor=self._executor, loop=self._loop
         )
-        return Resumable(run, self._state_type)
+        return Resumable(run, self._state_type, label_of(callback))
 
 
 def run_on_loop(

@@ -16,6 +16,9 @@ from lro._resume.worker import Worker, WorkerSettings
 from lro._store.urls import DATABASE_URL_ENV
 from lro.aio import Client as AsyncClient
 from lro.cli._logging import add_log_level, configure_logging
+from lro.cli._terminal import is_terminal
+
+SUMMARY_EVERY = 10.0
 
 
 def add_worker_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -39,6 +42,13 @@ def add_worker_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
     )
     worker.add_argument("--max-attempts", type=int, default=defaults.max_attempts)
     worker.add_argument("--retry-delay", type=float, default=defaults.retry_delay)
+    worker.add_argument(
+        "--summary-every",
+        type=float,
+        default=SUMMARY_EVERY,
+        help="seconds between summary lines on a terminal (claimed, finished, failed, "
+        "lag); 0 for none",
+    )
     add_log_level(worker, default="INFO")
 
 
@@ -75,23 +85,39 @@ def run_worker(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for signal_number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signal_number, lambda *_: stop.set())
+    summary_every = args.summary_every if is_terminal(sys.stdout) else 0.0
     if isinstance(client, AsyncClient):
-        asyncio.run(_work_async(client, settings, stop))
+        asyncio.run(_work_async(client, settings, stop, summary_every))
         return 0
-    _announce(client, client.start_worker(settings))
-    stop.wait()
+    worker = client.start_worker(settings)
+    _work_until(client, worker, stop, summary_every)
     client.close()
+    _stopped(worker, summary_every)
     return 0
 
 
-async def _work_async(client: AsyncClient, settings: WorkerSettings, stop: threading.Event) -> None:
+async def _work_async(
+    client: AsyncClient, settings: WorkerSettings, stop: threading.Event, summary_every: float
+) -> None:
     """Run the worker of an ``lro.aio.Client``: its handlers run on this loop."""
     await client.open()
-    _announce(client, client.start_worker(settings))
-    await asyncio.to_thread(stop.wait)
+    worker = client.start_worker(settings)
+    await asyncio.to_thread(_work_until, client, worker, stop, summary_every)
     await client.close()
+    _stopped(worker, summary_every)
 
 
-def _announce(client: Client | AsyncClient, worker: Worker) -> None:
+def _work_until(
+    client: Client | AsyncClient, worker: Worker, stop: threading.Event, summary_every: float
+) -> None:
+    """Announce the worker, then wait for ``stop``, with a summary line every
+    ``summary_every`` seconds (0: none)."""
     handlers = ", ".join(client.registry.handler_names()) or "none"
     print(f"lro worker {worker.owner} on {client.store!r}; handlers: {handlers}", flush=True)
+    while not stop.wait(summary_every or None):
+        print(f"lro worker: {worker.totals().line()}", flush=True)
+
+
+def _stopped(worker: Worker, summary_every: float) -> None:
+    if summary_every:
+        print(f"lro worker: stopped; {worker.totals().line()}", flush=True)
