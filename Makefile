@@ -38,6 +38,7 @@ test: lint typecheck deps unit package
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -70,6 +71,9 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.state_codec
 	$(BIN)/python -m bench.wake_parents_postgres
 	$(BIN)/python -m bench.otel_overhead
+	$(BIN)/python -m bench.lifecycle_aio
+	$(BIN)/python -m bench.aio_waits --backend sqlite
+	$(BIN)/python -m bench.aio_waits --backend postgresql
 
 clean:
 	rm -rf $(VENV) $(DEMO_VENV) $(WORKFLOWS_VENV) dist lro-demo.db

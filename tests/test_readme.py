@@ -1,4 +1,4 @@
-"""The README's usage example runs as written."""
+"""The README's usage examples run as written."""
 
 from __future__ import annotations
 
@@ -10,11 +10,10 @@ from pathlib import Path
 README = Path(__file__).parent.parent / "README.md"
 
 
-def test_readme_usage_example_runs(tmp_path: Path) -> None:
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.DOTALL)
-    assert blocks, "the README has no python example"
+def run_block(tmp_path: Path, block: str) -> list[str]:
+    """Run a python block of the README in ``tmp_path``; returns its output lines."""
     script = tmp_path / "example.py"
-    script.write_text(blocks[0])
+    script.write_text(block)
     result = subprocess.run(
         [sys.executable, str(script)],
         cwd=tmp_path,
@@ -24,6 +23,22 @@ def test_readme_usage_example_runs(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
+    return result.stdout.splitlines()
+
+
+def python_blocks() -> list[str]:
+    """The python blocks of the README."""
+    blocks: list[str] = re.findall(r"```python\n(.*?)```", README.read_text(), re.DOTALL)
+    assert blocks, "the README has no python example"
+    return blocks
+
+
+def test_readme_usage_example_runs(tmp_path: Path) -> None:
+    lines = run_block(tmp_path, python_blocks()[0])
     assert re.fullmatch(r"operations/[0-9a-f-]{36}", lines[0])
     assert lines[1] == "42.0"
+
+
+def test_readme_asyncio_example_runs(tmp_path: Path) -> None:
+    (block,) = [block for block in python_blocks() if "lro.aio.Client(" in block]
+    assert run_block(tmp_path, block) == ["True"]

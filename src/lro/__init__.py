@@ -26,9 +26,9 @@ from lro._core.filters import InvalidFilter
 from lro._functions import wait_operation
 from lro._operation import Operation
 from lro._resume.auth import OidcAuthenticator, ResumeAuthenticator, SharedSecretAuthenticator
-from lro._resume.cloud import CloudResumer
 from lro._resume.worker import Worker, WorkerSettings
 from lro._resume.workflows import WorkflowsResumer
+from lro._runtime import CloudResumer
 from lro._store.base import OperationRecord, Store, WaitPlan, Wakeup, WakeupStore
 from lro._store.spanner_config import SpannerConfig
 from lro._store.sqlite import SqliteStore

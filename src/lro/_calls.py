@@ -14,6 +14,8 @@ import contextvars
 import dataclasses
 from collections.abc import Iterator
 
+from lro._core.constants import WAIT_TIMED_OUT_HEADER
+
 
 @dataclasses.dataclass(slots=True)
 class ServedCall:
@@ -47,9 +49,6 @@ def serving(call: ServedCall) -> Iterator[ServedCall]:
         yield call
     finally:
         current_call.reset(token)
-
-
-WAIT_TIMED_OUT_HEADER = "x-alis-wait-timed-out"
 
 
 def header_says_timed_out(metadata: object) -> bool:

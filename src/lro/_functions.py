@@ -7,17 +7,18 @@ import contextlib
 import google.longrunning.operations_proto_pb2 as operations_pb2
 
 from lro._client import Client
+from lro._core.constants import WAIT_OPERATION_TIMEOUT
 from lro._core.durations import Duration, seconds
 from lro._core.names import validate_name
-from lro._wait import OperationsService, wait_in_store, wait_on_service
-
-WAIT_OPERATION_POLL = 0.777
+from lro._drive import drive
+from lro._runtime import HasRuntime
+from lro._wait import OperationsService, operation_done
 
 
 def wait_operation(
     name: str,
-    service: OperationsService | Client | None = None,
-    timeout: Duration = 77,
+    service: OperationsService | HasRuntime | None = None,
+    timeout: Duration = WAIT_OPERATION_TIMEOUT,
 ) -> operations_pb2.Operation:
     """Wait until operation ``name`` is done and return it.
 
@@ -33,12 +34,4 @@ def wait_operation(
     with contextlib.ExitStack() as stack:
         if service is None:
             service = stack.enter_context(Client())
-        if isinstance(service, Client):
-            found = wait_in_store(
-                service.store, [name], timeout=limit, recheck_every=WAIT_OPERATION_POLL
-            )
-        else:
-            found = wait_on_service(
-                service, [name], timeout=limit, poll_frequency=WAIT_OPERATION_POLL
-            )
-    return found[name]
+        return drive(*operation_done(name, service, limit))

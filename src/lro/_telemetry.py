@@ -16,8 +16,9 @@ Without the API every function returns at once: the import is tried once, here.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import google.longrunning.operations_proto_pb2 as operations_pb2
 from google.rpc import code_pb2
@@ -29,9 +30,29 @@ try:
 except ImportError:  # the lro[otel] extra is not installed
     trace = None  # type: ignore[assignment]
 
-if TYPE_CHECKING:
-    from lro._calls import ServedCall
-    from lro._store.base import OperationRecord
+
+class OperationRecord(Protocol):
+    """What a run's span reads of a stored operation (``lro._store.base.OperationRecord``;
+    typed here so that the store, which counts finished operations, may import this
+    module)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def trace_context(self) -> str: ...
+    @property
+    def resume_point(self) -> str: ...
+    @property
+    def attempts(self) -> int: ...
+
+
+class ServedCall(Protocol):
+    """What a run's span reads and keeps of a served call (``lro._calls.ServedCall``)."""
+
+    method: str
+    resumed: str | None
+    run: object
+
 
 ENABLED = trace is not None
 SCOPE = "lro"
@@ -183,9 +204,8 @@ def _run_attributes(record: OperationRecord) -> dict[str, Any]:
 
 
 def _record_lag(due_time_us: int) -> None:
-    from lro._store.base import now_us
-
-    _instrument("lag").record(max(now_us() - due_time_us, 0) / 1e6)
+    now_us = time.time_ns() // 1000  # the stores' clock
+    _instrument("lag").record(max(now_us - due_time_us, 0) / 1e6)
 
 
 def operation_created() -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
+from typing import Any
 
 import pytest
 from google.longrunning import operations_proto_pb2 as operations_pb2
@@ -15,6 +16,7 @@ from google.rpc import code_pb2
 
 import lro
 from lro._wait import latest_in_store
+from lro.aio._client import face_of
 from lro.serving._requests import latest_async
 
 
@@ -109,13 +111,13 @@ def test_another_client_as_service(client: lro.Client, tmp_path: str) -> None:
         assert finished[child.name].done
 
 
-def test_wait_operation_helpers(client: lro.Client) -> None:
+def test_wait_operation_helpers(client: lro.Client, wait_operation: Callable[..., Any]) -> None:
     op = client.new_operation()
     _later(0.1, lambda: op.done(wrappers_pb2.StringValue(value="v")))
-    assert lro.wait_operation(op.name, service=client, timeout=5).done
+    assert wait_operation(op.name, service=client, timeout=5).done
     running = client.new_operation()
     with pytest.raises(lro.WaitDeadlineExceeded):
-        lro.wait_operation(running.name, service=CountingService(client), timeout=0.2)
+        wait_operation(running.name, service=CountingService(client), timeout=0.2)
     latest = client.wait_operation(running.name, timeout=0.1)
     assert latest.name == running.name
     assert not latest.done
@@ -139,18 +141,18 @@ def test_a_wait_that_runs_out_answers_without_reading_again(
     # (No change watch here: a watch may rightly wake the wait once to look again.)
     client = lro.Client(f"sqlite:///{tmp_path}/lro.db?change_poll_ms=0")
     op = client.new_operation()
-    reads: list[str] = []
-    read = client.store.get
+    reads: list[list[str]] = []
+    read = client.store.get_many
 
-    def counted(name: str) -> object:
-        reads.append(name)
-        return read(name)
+    def counted(names: Collection[str]) -> object:
+        reads.append(list(names))
+        return read(names)
 
-    monkeypatch.setattr(client.store, "get", counted)
+    monkeypatch.setattr(client.store, "get_many", counted)
     if driver == "sync":
         latest = latest_in_store(client.store, op.name, timeout=0.3)
     else:
-        latest = asyncio.run(latest_async(client.store, op.name, 0.3))
-    assert reads == [op.name]  # read once, when it began; nothing changed since
+        latest = asyncio.run(latest_async(face_of(client), op.name, 0.3))
+    assert reads == [[op.name]]  # read once, when it began; nothing changed since
     assert latest == op.get_operation()
     client.close()

@@ -218,7 +218,7 @@ def test_a_handler_resumed_twice_cannot_finish_the_operation_twice(store_url: st
     second = store.get_wakeup(op.name)
     assert second is not None
     assert second.lease_token != first[0].lease_token
-    resumption = Resumption(client, store, Channels(), FAST.run_settings())
+    resumption = Resumption(client.runtime, store, Channels(), FAST.run_settings())
     threads = [
         threading.Thread(target=resumption.run, args=(w,), name=n)
         for w, n in ((first[0], "a"), (second, "b"))

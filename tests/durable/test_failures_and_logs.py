@@ -174,9 +174,10 @@ def test_the_resume_endpoint_records_any_error_and_logs_its_traceback(
         wakeups.schedule(record, record.version, plan)  # type: ignore[attr-defined]
         for _ in range(2):
             with pytest.raises(lro.Error) as caught:
-                resume_now(client, "broken", name, token, max_attempts=3)
+                resume_now(client.runtime, "broken", name, token, max_attempts=3)
             assert caught.value.code == code_pb2.UNKNOWN
-        assert resume_now(client, "broken", name, token, max_attempts=3) == Outcome("failed")
+        last = resume_now(client.runtime, "broken", name, token, max_attempts=3)
+        assert last == Outcome("failed")
         final = client.get_operation(name)
         record = client.store.get(name)
     assert final.error.message == "nul \x00 byte"

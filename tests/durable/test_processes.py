@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO
 
 import pytest
-from google.protobuf import struct_pb2
+from google.protobuf import struct_pb2, wrappers_pb2
 
 import lro
 from tests.conftest import fresh_postgres_url, fresh_spanner_url
@@ -207,3 +207,45 @@ def test_the_worker_command_explains_a_bad_app(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "cannot import 'tests.durable.no_such_module'" in result.stderr
+
+
+def test_lro_worker_runs_the_async_handlers_of_an_aio_client(
+    parallel_store: tuple[str, int], tmp_path: Path
+) -> None:
+    parallel_store_url = parallel_store[0]
+    log = tmp_path / "aio-worker.log"
+    with log.open("a") as errors:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "lro.cli",
+                "worker",
+                "--db",
+                parallel_store_url,
+                "--app",
+                "tests.durable.process_app_aio:client",
+                "--poll-interval",
+                "0.05",
+            ],
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+        )
+        assert process.stdout is not None
+        try:
+            banner = process.stdout.readline()
+            assert "handlers: napper" in banner, log.read_text()
+            with lro.Client(parallel_store_url, worker=False) as producer:
+                op = producer.start("napper", state={"sleep": 0.05}, registered_elsewhere=True)
+                final = producer.wait_operation(op.name, timeout=90)
+            assert final.done, log.read_text()
+            value = wrappers_pb2.StringValue()
+            lro.unmarshal_operation(final, value)
+            assert value.value == "on the loop: True"
+        finally:
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=60) == 0
+            process.stdout.close()

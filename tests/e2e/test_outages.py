@@ -110,8 +110,8 @@ class SpannerOutage:
 
     @contextlib.contextmanager
     def client(self) -> Iterator[lro.Client]:
-        with self.emulator.selected():
-            client = lro.Client(self.url, worker=False)
+        with self.emulator.selected():  # the store connects when it opens
+            client = lro.Client(self.url, worker=False).open()
         with client:
             yield client
 

@@ -28,7 +28,7 @@ from google.protobuf import wrappers_pb2
 from google.rpc import code_pb2
 
 import lro
-from lro._client import choose_resumer
+from lro._client_base import choose_resumer
 from lro._resume import endpoint
 from lro._resume.tasks import TasksResumer
 from lro._resume.workflows import WorkflowsResumer, workflow_argument

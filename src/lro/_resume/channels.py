@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection
 from typing import Any
 
 import grpc
 from google.longrunning import operations_proto_pb2 as operations_pb2
 from google.longrunning.operations_grpc_pb2 import OperationsStub
 
+from lro._core.constants import OPERATION_ID_HEADER
 from lro._core.errors import InvalidArgument
-from lro._wait import OperationsService
+from lro._core.waiting import OperationsService
 
-OPERATION_ID_HEADER = "x-alis-operation-id"
 GET_OPERATION_PATH = "/google.longrunning.Operations/GetOperation"
 
 
@@ -51,6 +50,22 @@ def operations_stub(channel: grpc.Channel) -> OperationsService:
     return stub
 
 
+class _TimedOperations:
+    """``GetOperation`` of an Operations stub, with a timeout on every call."""
+
+    def __init__(self, stub: Any, timeout: float) -> None:
+        self._stub = stub
+        self._timeout = timeout
+
+    def GetOperation(  # noqa: N802 (the standard service's method name)
+        self, request: operations_pb2.GetOperationRequest, /
+    ) -> operations_pb2.Operation:
+        operation: operations_pb2.Operation = self._stub.GetOperation(
+            request, timeout=self._timeout
+        )
+        return operation
+
+
 class Channels:
     """One gRPC channel an endpoint, closed together."""
 
@@ -85,15 +100,9 @@ class Channels:
         header = operation.removeprefix("operations/") if operation.count("/") == 1 else operation
         call(b"", timeout=timeout, metadata=((OPERATION_ID_HEADER, header),))
 
-    def get_operations(
-        self, endpoint: str, names: Collection[str], timeout: float
-    ) -> dict[str, operations_pb2.Operation]:
-        """The operations ``names`` as the Operations service at ``endpoint`` has them."""
-        stub: Any = OperationsStub(self.get(endpoint))  # type: ignore[no-untyped-call]
-        return {
-            name: stub.GetOperation(operations_pb2.GetOperationRequest(name=name), timeout=timeout)
-            for name in names
-        }
+    def service(self, endpoint: str, timeout: float) -> OperationsService:
+        """The Operations service at ``endpoint``, each call limited to ``timeout`` seconds."""
+        return _TimedOperations(OperationsStub(self.get(endpoint)), timeout)  # type: ignore[no-untyped-call]
 
     def close(self) -> None:
         """Close every channel."""

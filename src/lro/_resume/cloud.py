@@ -8,52 +8,21 @@ registered handler after a sleep (as the Go package's v2 does).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import datetime
 import importlib
 import logging
-from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from google.rpc import status_pb2
 
 from lro._core import transitions
 from lro._core.errors import Error, FailedPrecondition, OperationAlreadyDone
 from lro._core.statuses import code_name, status_of
-from lro._store.base import OperationRecord, Store, TargetKind, update_record
+from lro._runtime import CloudResumer, HandOver
+from lro._store.base import Store, update_record
 
+__all__ = ["CloudResumer", "HandOver", "due_time", "end_unscheduled", "import_cloud"]
 logger = logging.getLogger("lro.resume")
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class HandOver:
-    """A durable wait, as a cloud resumer gets it: the operation and whom to resume.
-
-    ``binding`` is the token of the wake-up that a resume endpoint's task is bound to
-    (see ``lro._resume.binding``); empty for resumers that call the target themselves.
-    """
-
-    record: OperationRecord
-    target_kind: TargetKind
-    target: str
-    sleep: float
-    children: Sequence[str]
-    timeout: float
-    poll_frequency: float
-    child_endpoint: str
-    binding: str = ""
-
-
-class CloudResumer(Protocol):
-    """Resumes operations through a managed service instead of the embedded worker."""
-
-    def accepts(self, target_kind: TargetKind, children: Sequence[str]) -> bool:
-        """Whether this resumer can serve a wait for this target and children."""
-        ...
-
-    def resume_later(self, hand_over: HandOver) -> str:
-        """Hand the wait over; returns the name of what was created (execution, task)."""
-        ...
 
 
 def import_cloud(module: str) -> Any:

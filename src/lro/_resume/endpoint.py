@@ -20,25 +20,22 @@ import os
 import socket
 import threading
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from google.rpc import code_pb2
 
 from lro import _telemetry as telemetry
 from lro._core import transitions
+from lro._core.attempts import MAX_ATTEMPTS, AttemptPolicy
 from lro._core.errors import Aborted, Error, NotFound, OperationAlreadyDone, Unavailable
 from lro._core.names import validate_name
 from lro._core.statuses import failure_text, status_of
 from lro._resume.binding import binding_store, task_pin
 from lro._resume.plan import micros
-from lro._store.base import Wakeup, WakeupStore, now_us, update_record
-
-if TYPE_CHECKING:
-    from lro._client import Client
-    from lro._resume.registry import Resumable
+from lro._runtime import Resumable, Runtime
+from lro._store.base import Wakeup, WakeupStore, update_record
 
 logger = logging.getLogger("lro.resume")
-DEFAULT_MAX_ATTEMPTS = 5
+DEFAULT_MAX_ATTEMPTS = MAX_ATTEMPTS
 LEASE_SECONDS = 30.0  # renewed every third of it while the handler runs
 OWNER = f"resume-endpoint/{socket.gethostname()}/{os.getpid()}"
 
@@ -53,7 +50,7 @@ class Outcome:
 
 
 def resume_now(
-    client: Client,
+    runtime: Runtime,
     handler: str,
     name: str,
     wake_up: str,
@@ -67,11 +64,11 @@ def resume_now(
             delivery is running the operation. Both tell Cloud Tasks to try again.
         Error: with the handler's code, when a run that is not the last fails.
     """
-    resumable = client._handlers.get(handler)
+    resumable = runtime.registry.handler(handler)
     if resumable is None:
         raise NotFound(f"handler {handler!r}")
     name = validate_name(name)
-    store = binding_store(client.store)
+    store = binding_store(runtime.store)
     wakeup = None
     if wake_up:
         wakeup = store.claim_wakeup(
@@ -82,16 +79,16 @@ def resume_now(
             handler=handler,
         )
     if wakeup is None:
-        return _unclaimed(store, name, handler, wake_up)
-    return _run(client, store, resumable, wakeup, max_attempts)
+        return _unclaimed(store, name, handler, wake_up, runtime.clock.now_us())
+    return _run(store, resumable, wakeup, AttemptPolicy(max_attempts))
 
 
-def _unclaimed(store: WakeupStore, name: str, handler: str, wake_up: str) -> Outcome:
+def _unclaimed(store: WakeupStore, name: str, handler: str, wake_up: str, time_us: int) -> Outcome:
     """Why the delivery found nothing to claim: ignored, or try again later."""
     current = store.get_wakeup(name)
     if current is None:
         return _ignored(name, "the operation is not waiting")
-    if current.lease_expires_us > now_us():
+    if current.lease_expires_us > time_us:
         raise Aborted(f"operation {name!r} is being resumed by another call; try again later")
     if not wake_up or current.pinned_to != task_pin(wake_up):
         return _ignored(name, "the operation waits for another task")
@@ -106,23 +103,17 @@ def _ignored(name: str, reason: str) -> Outcome:
 
 
 def _run(
-    client: Client,
-    store: WakeupStore,
-    resumable: Resumable,
-    wakeup: Wakeup,
-    max_attempts: int,
+    store: WakeupStore, resumable: Resumable, wakeup: Wakeup, policy: AttemptPolicy
 ) -> Outcome:
     record = store.get(wakeup.name)
-    op = client._operation_for(record, resumable.state_type, handler_name=wakeup.target)
     try:
         with (
             _lease_kept(store, wakeup),
             telemetry.handler_run(wakeup.target, record, wakeup.due_time_us) as run,
         ):
-            resumable.function(op)
-            run.finished(op._record.operation)
+            run.finished(resumable.run(record).operation)
     except Exception as exc:
-        return _count_failure(store, wakeup, exc, max_attempts)
+        return _count_failure(store, wakeup, exc, policy)
     if store.finish_wakeup(wakeup):  # still ours: neither finished nor waiting again
         logger.warning(
             "handler %r returned without finishing %s or waiting again; it stays running",
@@ -154,14 +145,14 @@ def _lease_kept(store: WakeupStore, wakeup: Wakeup) -> Iterator[None]:
 
 
 def _count_failure(
-    store: WakeupStore, wakeup: Wakeup, exc: Exception, max_attempts: int
+    store: WakeupStore, wakeup: Wakeup, exc: Exception, policy: AttemptPolicy
 ) -> Outcome:
     """Count the failed run; release the wake-up for Cloud Tasks' next try (answered
     with the handler's code), or end the operation with the error after the last
     attempt."""
     status = status_of(exc)
     message = failure_text(status)
-    final = store.get(wakeup.name).attempts + 1 >= max_attempts
+    final = policy.is_last(store.get(wakeup.name).attempts + 1)
     counted = store.record_failure(wakeup, message, None if final else 0)
     if counted is not None:  # else the run finished the operation or waited again
         logger.log(
@@ -170,7 +161,7 @@ def _count_failure(
             wakeup.name,
             counted.resume_point,
             counted.attempts,
-            max_attempts,
+            policy.max_attempts,
             exc_info=exc,
         )
     if counted is None or not final:

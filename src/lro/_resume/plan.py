@@ -6,11 +6,11 @@ from collections.abc import Sequence
 
 from lro._core import transitions
 from lro._core.errors import Aborted, FailedPrecondition, InvalidArgument
+from lro._runtime import ResumeTarget
 from lro._store.base import (
     OperationRecord,
     StaleVersion,
     Store,
-    TargetKind,
     WaitPlan,
     Wakeup,
     WakeupStore,
@@ -41,7 +41,7 @@ def micros(value: float) -> int:
 
 
 def wait_plan(
-    target: tuple[TargetKind, str, str, str],
+    target: ResumeTarget,
     *,
     sleep: float,
     children: Sequence[str],
@@ -49,15 +49,14 @@ def wait_plan(
     poll_frequency: float,
     child_endpoint: str,
 ) -> WaitPlan:
-    """The record of a durable wait; ``target`` is (kind, name, endpoint, pinned_to)."""
-    kind, name, endpoint, pinned_to = target
+    """The record of a durable wait that resumes ``target``."""
     if child_endpoint and not children:
         raise InvalidArgument("child_endpoint needs children to wait for")
     return WaitPlan(
-        target_kind=kind,
-        target=name,
-        target_endpoint=endpoint,
-        pinned_to=pinned_to,
+        target_kind=target.kind,
+        target=target.name,
+        target_endpoint=target.endpoint,
+        pinned_to=target.pinned_to,
         sleep_us=micros(sleep),
         timeout_us=micros(timeout) if children else 0,
         poll_frequency_us=micros(poll_frequency),

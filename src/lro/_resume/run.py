@@ -5,44 +5,40 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-from typing import TYPE_CHECKING, Any
 
 from google.rpc import code_pb2
 
 from lro import _telemetry as telemetry
-from lro._core import backoff, transitions
+from lro._core import transitions, waiting
+from lro._core.attempts import AttemptPolicy
 from lro._core.errors import FailedPrecondition, NotFound, OperationAlreadyDone
 from lro._core.statuses import failure_text, status_of
+from lro._drive import drive
 from lro._resume.channels import Channels
 from lro._resume.counts import Outcome
-from lro._store.base import OperationRecord, Wakeup, WakeupStore, now_us, update_record
-
-if TYPE_CHECKING:
-    from lro._client import Client
-    from lro._operation import Operation
+from lro._runtime import Resumable, Runtime
+from lro._store.base import OperationRecord, Wakeup, WakeupStore, update_record
 
 logger = logging.getLogger("lro.worker")
-FIRST_POLL_DELAY = 0.05
-TRANSIENT_CODES = {code_pb2.UNAVAILABLE, code_pb2.DEADLINE_EXCEEDED, code_pb2.RESOURCE_EXHAUSTED}
+CALL_TIMEOUT = 60.0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class RunSettings:
-    """How a worker runs a resumption."""
+    """How a worker runs a resumption: the attempts policy, and the timeout of a call
+    to a resume host or a child endpoint."""
 
-    max_attempts: int = 5
-    retry_delay: float = 1.0
-    max_retry_delay: float = 60.0
-    call_timeout: float = 60.0
+    attempts: AttemptPolicy = dataclasses.field(default_factory=AttemptPolicy)
+    call_timeout: float = CALL_TIMEOUT
 
 
 class Resumption:
-    """One claimed wake-up of ``client``'s store, run to its end."""
+    """One claimed wake-up of the runtime's store, run to its end."""
 
     def __init__(
-        self, client: Client, store: WakeupStore, channels: Channels, settings: RunSettings
+        self, runtime: Runtime, store: WakeupStore, channels: Channels, settings: RunSettings
     ) -> None:
-        self.client = client
+        self.runtime = runtime
         self.store = store
         self.channels = channels
         self.settings = settings
@@ -60,15 +56,22 @@ class Resumption:
             self.store.finish_wakeup(wakeup)
             return "skipped"
         try:
-            timed_out = self._wait_outcome(wakeup, record.resume_point)
+            decision = self._decide(wakeup)
         except Exception as exc:  # a child endpoint failed for good
             self._fail(wakeup, exc)
             return "failed"
-        if timed_out is None:
+        if isinstance(decision, waiting.Postpone):
+            self._postpone(wakeup, decision)
             return "postponed"
-        if timed_out:
+        if isinstance(decision, waiting.TimedOut):
+            logger.info(
+                "the wait of %s for resume point %r timed out with children still running: %s",
+                wakeup.name,
+                record.resume_point,
+                ", ".join(decision.pending),
+            )
             record = update_record(self.store, record, lambda r: r.replace(wait_timed_out=True))
-        outcome = "its wait timed out" if timed_out else "due"
+        outcome = "its wait timed out" if isinstance(decision, waiting.TimedOut) else "due"
         _log_progress(logging.INFO, "resuming", wakeup, record, outcome)
         return self._resume(wakeup, record)
 
@@ -81,22 +84,12 @@ class Resumption:
                 wakeup.due_time_us,
                 span=wakeup.target_kind != "grpc",
             ) as run:
-                op = self._call_target(wakeup, record)
-                run.finished(op._record.operation if op is not None else None)
+                seen = self._call_target(wakeup, record)
+                run.finished(seen.operation if seen is not None else None)
         except Exception as exc:
             self._fail(wakeup, exc)
             return "failed"
-        if op is not None and op._record.done:  # finishing removed the wake-up
-            if wakeup.target_kind == "callback":
-                self.client._callbacks.pop(wakeup.name, None)
-            return "resumed"
-        if self.store.finish_wakeup(wakeup) and op is not None:
-            logger.warning(
-                "the %s %r returned without finishing %s or waiting again; it stays running",
-                wakeup.target_kind,
-                wakeup.target,
-                wakeup.name,
-            )
+        self._after_run(wakeup, seen)
         return "resumed"
 
     def _run_name(self, wakeup: Wakeup) -> str:
@@ -105,88 +98,71 @@ class Resumption:
         A gRPC method's run has its span in the service that serves it (see
         ``lro.serving.OperationInterceptor``); the worker records only the lag."""
         if wakeup.target_kind == "callback":
-            callback = self.client._callbacks.get(wakeup.name)
-            return callback.function.__qualname__ if callback else "callback"
+            callback = self.runtime.registry.callback(wakeup.name)
+            return callback.label if callback and callback.label else "callback"
         return wakeup.target
 
-    def _wait_outcome(self, wakeup: Wakeup, resume_point: str) -> bool | None:
-        """False if every child is done, True if the deadline passed first, None if
-        the wait goes on (the wake-up was postponed)."""
-        if not wakeup.children:
-            return False
-        if wakeup.child_endpoint:
-            pending = self._pending_at_endpoint(wakeup)
-        else:
-            records = self.store.get_many(wakeup.children)
-            pending = {
-                name for name in wakeup.children if name not in records or not records[name].done
-            }
-        if not pending:
-            return False
-        time_us = now_us()
-        if time_us >= wakeup.deadline_us:
-            logger.info(
-                "the wait of %s for resume point %r timed out with children still running: %s",
+    def _after_run(self, wakeup: Wakeup, seen: OperationRecord | None) -> None:
+        """The target returned: the wake-up went if it finished or waited again."""
+        if seen is not None and seen.done:  # finishing removed the wake-up
+            if wakeup.target_kind == "callback":
+                self.runtime.registry.drop_callback(wakeup.name)
+            return
+        if self.store.finish_wakeup(wakeup) and seen is not None:
+            logger.warning(
+                "the %s %r returned without finishing %s or waiting again; it stays running",
+                wakeup.target_kind,
+                wakeup.target,
                 wakeup.name,
-                resume_point,
-                ", ".join(sorted(pending)),
             )
-            return True
-        elapsed = (time_us - (wakeup.ready_time_us or wakeup.schedule_time_us)) / 1e6
-        delay = backoff.poll_delay(
-            elapsed,
-            FIRST_POLL_DELAY,
-            max(wakeup.poll_frequency_us / 1e6, FIRST_POLL_DELAY),
-            (wakeup.deadline_us - time_us) / 1e6,
+
+    def _decide(self, wakeup: Wakeup) -> waiting.Decision:
+        """Whether the wait is over (see ``waiting.resume_decision``)."""
+        service = (
+            self.channels.service(wakeup.child_endpoint, self.settings.call_timeout)
+            if wakeup.child_endpoint and wakeup.children
+            else None
         )
-        self.store.postpone_wakeup(wakeup, round(delay * 1e6))
+        steps = waiting.resume_decision(
+            wakeup.children,
+            source=self.store,
+            service=service,
+            deadline_us=wakeup.deadline_us,
+            waiting_since_us=wakeup.ready_time_us or wakeup.schedule_time_us,
+            poll_frequency_us=wakeup.poll_frequency_us,
+            now_us=self.runtime.clock.now_us,
+        )
+        return drive(steps, self.runtime.clock)
+
+    def _postpone(self, wakeup: Wakeup, decision: waiting.Postpone) -> None:
+        """The children still run: look again after the decision's pause."""
+        if decision.note:
+            logger.info("%s: %s; polling again", wakeup.name, decision.note)
+        self.store.postpone_wakeup(wakeup, round(decision.delay * 1e6))
         logger.debug(
             "%s waits for %d children still; polling again in %.3f s",
             wakeup.name,
-            len(pending),
-            delay,
+            decision.pending,
+            decision.delay,
         )
-        return None
 
-    def _pending_at_endpoint(self, wakeup: Wakeup) -> set[str]:
-        try:
-            found = self.channels.get_operations(
-                wakeup.child_endpoint, wakeup.children, self.settings.call_timeout
-            )
-        except Exception as exc:
-            if status_of(exc).code in TRANSIENT_CODES:
-                logger.info("children of %s: %s; polling again", wakeup.name, exc)
-                return set(wakeup.children)
-            raise
-        return {name for name, operation in found.items() if not operation.done}
-
-    def _call_target(self, wakeup: Wakeup, record: OperationRecord) -> Operation[Any] | None:
-        """Resume the operation; returns the handle a handler or callback used."""
+    def _call_target(self, wakeup: Wakeup, record: OperationRecord) -> OperationRecord | None:
+        """Resume the operation; returns its record as a handler or callback left it."""
         if wakeup.target_kind == "grpc":
             self.channels.call_method(
                 wakeup.target_endpoint, wakeup.target, wakeup.name, self.settings.call_timeout
             )
             return None
-        registry = self.client._handlers if wakeup.target_kind == "handler" else None
-        key = wakeup.target if registry is not None else wakeup.name
-        resumable = (registry if registry is not None else self.client._callbacks).get(key)
-        if resumable is None:
-            raise FailedPrecondition(f"no {wakeup.target_kind} {key!r} in this process")
-        op = self.client._operation_for(
-            record,
-            resumable.state_type,
-            handler_name=wakeup.target if registry is not None else "",
-            callback=resumable.function if registry is None else None,
-        )
-        resumable.function(op)
-        return op
+        resumable = _resumable(self.runtime, wakeup)
+        return resumable.run(record)
 
     def _fail(self, wakeup: Wakeup, exc: Exception) -> None:
         """Count a failed run; retry later, or end the operation with the error.
 
         A resume host that cannot be reached (UNAVAILABLE) is retried without end,
-        backing off to ``max_retry_delay``: a deploy or a restart must not fail the
-        operations that wait for it. ``attempts`` and ``last_error`` show it meanwhile.
+        backing off to the policy's longest delay: a deploy or a restart must not fail
+        the operations that wait for it. ``attempts`` and ``last_error`` show it
+        meanwhile.
         """
         current = self.store.get(wakeup.name)
         if current.done:  # e.g. cancelled, or another run finished it: nothing failed
@@ -195,19 +171,18 @@ class Resumption:
             return
         status = status_of(exc)
         attempt = current.attempts + 1
+        policy = self.settings.attempts
         unreachable = wakeup.target_kind == "grpc" and status.code == code_pb2.UNAVAILABLE
-        final = attempt >= self.settings.max_attempts and not unreachable
-        delay = backoff.retry_delay(
-            attempt, self.settings.retry_delay, self.settings.max_retry_delay
-        )
+        final = policy.is_last(attempt, retry_forever=unreachable)
+        delay = None if final else policy.delay(attempt)
         attempts = (
             f"attempt {attempt}; the resume host is unreachable"
             if unreachable
-            else f"attempt {attempt} of {self.settings.max_attempts}"
+            else f"attempt {attempt} of {policy.max_attempts}"
         )
-        _log_failure(wakeup, current.resume_point, attempts, None if final else delay, exc)
+        _log_failure(wakeup, current.resume_point, attempts, delay, exc)
         counted = self.store.record_failure(
-            wakeup, failure_text(status), None if final else round(delay * 1e6)
+            wakeup, failure_text(status), None if delay is None else round(delay * 1e6)
         )
         if counted is None:
             logger.info("lost the lease on %s before its failure was counted", wakeup.name)
@@ -221,6 +196,18 @@ class Resumption:
                 lambda r: r.replace(operation=transitions.fail(r.operation, status)),
             )
         self.store.finish_wakeup(wakeup)
+
+
+def _resumable(runtime: Runtime, wakeup: Wakeup) -> Resumable:
+    """The handler or callback that ``wakeup`` resumes, registered in this process."""
+    registry = runtime.registry
+    if wakeup.target_kind == "handler":
+        found, key = registry.handler(wakeup.target), wakeup.target
+    else:
+        found, key = registry.callback(wakeup.name), wakeup.name
+    if found is None:
+        raise FailedPrecondition(f"no {wakeup.target_kind} {key!r} in this process")
+    return found
 
 
 def _log_progress(

@@ -8,24 +8,22 @@ import logging
 import os
 import socket
 import threading
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
 
+from lro._core.attempts import MAX_ATTEMPTS, MAX_RETRY_DELAY, RETRY_DELAY, AttemptPolicy
 from lro._core.errors import InvalidArgument
 from lro._resume.channels import Channels
 from lro._resume.counts import WorkerCounts, WorkerTotals
 from lro._resume.plan import micros, wakeup_store
-from lro._resume.run import Resumption, RunSettings
-from lro._store.base import Wakeup, now_us
+from lro._resume.run import CALL_TIMEOUT, Resumption, RunSettings
+from lro._runtime import Runtime
+from lro._store.base import Wakeup
 from lro._store.notify import EVERYTHING
-
-if TYPE_CHECKING:
-    from lro._client import Client
 
 logger = logging.getLogger("lro.worker")
 ERROR_PAUSE = 0.5
+STOP_CHECK = 0.05
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -50,10 +48,10 @@ class WorkerSettings:
     threads: int = 4
     lease: float = 30.0
     poll_interval: float = 0.5
-    max_attempts: int = 5
-    retry_delay: float = 1.0
-    max_retry_delay: float = 60.0
-    call_timeout: float = 60.0
+    max_attempts: int = MAX_ATTEMPTS
+    retry_delay: float = RETRY_DELAY
+    max_retry_delay: float = MAX_RETRY_DELAY
+    call_timeout: float = CALL_TIMEOUT
     shutdown_grace: float = 30.0
 
     def __post_init__(self) -> None:
@@ -64,22 +62,22 @@ class WorkerSettings:
 
     def run_settings(self) -> RunSettings:
         """The part that each resumption uses."""
-        return RunSettings(
-            self.max_attempts, self.retry_delay, self.max_retry_delay, self.call_timeout
-        )
+        policy = AttemptPolicy(self.max_attempts, self.retry_delay, self.max_retry_delay)
+        return RunSettings(policy, self.call_timeout)
 
 
 class Worker:
-    """Claims ready wake-ups of one client's store and resumes them in threads."""
+    """Claims ready wake-ups of one runtime's store and resumes them in threads."""
 
-    def __init__(self, client: Client, settings: WorkerSettings | None = None) -> None:
+    def __init__(self, runtime: Runtime, settings: WorkerSettings | None = None) -> None:
         self.settings = settings or WorkerSettings()
-        self.client = client
-        self.store = wakeup_store(client.store)
+        self.runtime = runtime
+        self.clock = runtime.clock
+        self.store = wakeup_store(runtime.store)
         self.owner = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
         self._channels = Channels()
         self._resumption = Resumption(
-            client, self.store, self._channels, self.settings.run_settings()
+            runtime, self.store, self._channels, self.settings.run_settings()
         )
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -110,29 +108,31 @@ class Worker:
         self._wake.set()
 
     def _loop(self) -> None:
-        next_renewal = time.monotonic() + self.settings.lease / 3
+        clock = self.clock
+        next_renewal = clock.monotonic() + self.settings.lease / 3
         while not self._stopping.is_set():
-            self._wake.wait(self._pause(next_renewal))
+            clock.wait(self._wake, self._pause(next_renewal))
             self._wake.clear()
             if self._stopping.is_set():
                 break
             try:
-                renewing = time.monotonic() >= next_renewal
+                renewing = clock.monotonic() >= next_renewal
                 if renewing:
                     self._renew()
-                    next_renewal = time.monotonic() + self.settings.lease / 3
+                    next_renewal = clock.monotonic() + self.settings.lease / 3
                 self._claim()
                 if renewing:
                     self._report_unserved_handlers()
             except Exception:
                 logger.exception("worker %s: claim or renewal failed", self.owner)
-                self._stopping.wait(ERROR_PAUSE)
+                clock.wait(self._stopping, ERROR_PAUSE)
 
     def _pause(self, next_renewal: float) -> float:
-        pause = min(self.settings.poll_interval, max(0.0, next_renewal - time.monotonic()))
+        clock = self.clock
+        pause = min(self.settings.poll_interval, max(0.0, next_renewal - clock.monotonic()))
         with self._lock:
             if self._hints:
-                pause = min(pause, max(0.0, (self._hints[0] - now_us()) / 1e6))
+                pause = min(pause, max(0.0, (self._hints[0] - clock.now_us()) / 1e6))
         return pause
 
     def _claim(self) -> None:
@@ -140,20 +140,20 @@ class Worker:
             free = self.settings.threads - len(self._running)
         if free <= 0:
             return
-        started_us = now_us()
+        started_us = self.clock.now_us()
         claimed = self.store.claim_wakeups(
             self.owner,
             lease_us=micros(self.settings.lease),
             limit=free,
-            handlers=list(self.client._handlers),
-            pinned_to=self.client.instance_id,
+            handlers=self.runtime.registry.handler_names(),
+            pinned_to=self.runtime.instance_id,
         )
         with self._lock:
             while self._hints and self._hints[0] <= started_us:
                 heapq.heappop(self._hints)
             for wakeup in claimed:
                 self._running[wakeup.lease_token] = wakeup
-        self._counts.claimed(claimed, now_us())
+        self._counts.claimed(claimed, self.clock.now_us())
         for wakeup in claimed:
             self._executor.submit(self._run, wakeup)
 
@@ -193,7 +193,7 @@ class Worker:
         unserved_handlers = getattr(self.store, "unserved_handlers", None)
         if unserved_handlers is None:  # a store of the user's that cannot tell
             return
-        handlers = list(self.client._handlers)
+        handlers = self.runtime.registry.handler_names()
         names: set[str] = unserved_handlers(handlers, micros(self.settings.lease))
         for name in sorted(names - self._reported_handlers):
             self._reported_handlers.add(name)
@@ -213,16 +213,17 @@ class Worker:
         self._stopping.set()
         self._wake.set()
         self._thread.join()
-        deadline = time.monotonic() + (self.settings.shutdown_grace if grace is None else grace)
-        next_renewal = time.monotonic()
-        while time.monotonic() < deadline:
+        clock = self.clock
+        deadline = clock.monotonic() + (self.settings.shutdown_grace if grace is None else grace)
+        next_renewal = clock.monotonic()
+        while clock.monotonic() < deadline:
             with self._lock:
                 if not self._running:
                     break
-            if time.monotonic() >= next_renewal:
+            if clock.monotonic() >= next_renewal:
                 self._renew_quietly()
-                next_renewal = time.monotonic() + self.settings.lease / 3
-            self._wake.wait(min(0.05, max(0.0, deadline - time.monotonic())))
+                next_renewal = clock.monotonic() + self.settings.lease / 3
+            clock.wait(self._wake, min(STOP_CHECK, max(0.0, deadline - clock.monotonic())))
             self._wake.clear()
         with self._lock:
             tokens = list(self._running)

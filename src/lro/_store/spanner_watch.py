@@ -48,10 +48,12 @@ class VersionPoller:
                 continue  # unavailable for now: look again at the next tick
 
     def publish_changes(self, names: list[str], *, everything: bool = False) -> None:
-        """Publish each of ``names`` whose version moved since the last look."""
+        """Publish each of ``names`` whose version moved since the last look, and each
+        that is newly watched: it may have changed between its waiter's read and this
+        first look (as the SQLite watcher does)."""
         current: dict[str, int | None] = dict.fromkeys(names)
         current.update(self._read_versions(names))
-        changed = [n for n in names if n in self._versions and self._versions[n] != current[n]]
+        changed = [n for n in names if n not in self._versions or self._versions[n] != current[n]]
         self._versions = current
         for name in changed:
             self._hub.publish(name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib
 import os
 import signal
@@ -11,8 +12,9 @@ import threading
 
 from lro._client import Client
 from lro._core.errors import InvalidArgument
-from lro._resume.worker import WorkerSettings
+from lro._resume.worker import Worker, WorkerSettings
 from lro._store.urls import DATABASE_URL_ENV
+from lro.aio import Client as AsyncClient
 from lro.cli._logging import add_log_level, configure_logging
 from lro.cli._terminal import is_terminal
 
@@ -28,7 +30,9 @@ def add_worker_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
         "--db", default=None, help=f"store URL; sets ${DATABASE_URL_ENV} before the app loads"
     )
     worker.add_argument(
-        "--app", required=True, help="module:attribute of the lro.Client with the handlers"
+        "--app",
+        required=True,
+        help="module:attribute of the lro.Client (or lro.aio.Client) with the handlers",
     )
     defaults = WorkerSettings()
     worker.add_argument("--threads", type=int, default=defaults.threads)
@@ -48,8 +52,8 @@ def add_worker_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
     add_log_level(worker, default="INFO")
 
 
-def load_app(spec: str) -> Client:
-    """The ``lro.Client`` named by ``module:attribute``."""
+def load_app(spec: str) -> Client | AsyncClient:
+    """The ``lro.Client`` (or ``lro.aio.Client``) named by ``module:attribute``."""
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
         raise InvalidArgument(f"--app must be module:attribute, got {spec!r}")
@@ -60,8 +64,8 @@ def load_app(spec: str) -> Client:
     except ImportError as exc:
         raise InvalidArgument(f"cannot import {module_name!r}: {exc}") from exc
     client = getattr(module, attribute, None)
-    if not isinstance(client, Client):
-        raise InvalidArgument(f"{spec!r} is not an lro.Client")
+    if not isinstance(client, Client | AsyncClient):
+        raise InvalidArgument(f"{spec!r} is not an lro.Client or an lro.aio.Client")
     return client
 
 
@@ -81,13 +85,39 @@ def run_worker(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for signal_number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signal_number, lambda *_: stop.set())
+    summary_every = args.summary_every if is_terminal(sys.stdout) else 0.0
+    if isinstance(client, AsyncClient):
+        asyncio.run(_work_async(client, settings, stop, summary_every))
+        return 0
     worker = client.start_worker(settings)
-    handlers = ", ".join(sorted(client._handlers)) or "none"
-    print(f"lro worker {worker.owner} on {client.store!r}; handlers: {handlers}", flush=True)
-    summaries = is_terminal(sys.stdout) and args.summary_every > 0
-    while not stop.wait(args.summary_every if summaries else None):
-        print(f"lro worker: {worker.totals().line()}", flush=True)
+    _work_until(client, worker, stop, summary_every)
     client.close()
-    if summaries:
-        print(f"lro worker: stopped; {worker.totals().line()}", flush=True)
+    _stopped(worker, summary_every)
     return 0
+
+
+async def _work_async(
+    client: AsyncClient, settings: WorkerSettings, stop: threading.Event, summary_every: float
+) -> None:
+    """Run the worker of an ``lro.aio.Client``: its handlers run on this loop."""
+    await client.open()
+    worker = client.start_worker(settings)
+    await asyncio.to_thread(_work_until, client, worker, stop, summary_every)
+    await client.close()
+    _stopped(worker, summary_every)
+
+
+def _work_until(
+    client: Client | AsyncClient, worker: Worker, stop: threading.Event, summary_every: float
+) -> None:
+    """Announce the worker, then wait for ``stop``, with a summary line every
+    ``summary_every`` seconds (0: none)."""
+    handlers = ", ".join(client.registry.handler_names()) or "none"
+    print(f"lro worker {worker.owner} on {client.store!r}; handlers: {handlers}", flush=True)
+    while not stop.wait(summary_every or None):
+        print(f"lro worker: {worker.totals().line()}", flush=True)
+
+
+def _stopped(worker: Worker, summary_every: float) -> None:
+    if summary_every:
+        print(f"lro worker: stopped; {worker.totals().line()}", flush=True)

@@ -14,10 +14,11 @@ if TYPE_CHECKING:
     from starlette.applications import Starlette
 
     from lro._client import Client
+    from lro.aio import Client as AsyncClient
 
 
 def http_app(
-    client: Client,
+    client: Client | AsyncClient,
     *,
     max_wait: float = DEFAULT_MAX_WAIT,
     resume_auth: ResumeAuthenticator | None = None,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Iterator
 from typing import NoReturn
@@ -16,10 +15,13 @@ from google.protobuf import empty_pb2
 from lro._client import Client
 from lro._core.names import validate_name
 from lro._wait import latest_in_store
+from lro.aio import Client as AsyncClient
+from lro.aio._client import face_of
 from lro.serving._requests import (
     DEFAULT_MAX_WAIT,
     RECHECK_EVERY,
     latest_async,
+    list_async,
     list_response,
     wait_seconds,
 )
@@ -118,12 +120,13 @@ async def _abort_async(
 class AsyncOperationsServicer(operations_grpc.OperationsServicer):
     """All five Operations RPCs over ``client``'s store, for ``grpc.aio`` servers.
 
-    Store calls run in worker threads; WaitOperation waits on change notifications
-    without holding a thread.
+    ``client`` is an ``lro.aio.Client``, or an ``lro.Client`` served through its asyncio
+    face: store calls run in a bounded thread pool; WaitOperation waits on change
+    notifications without holding a thread.
     """
 
-    def __init__(self, client: Client, *, max_wait: float = DEFAULT_MAX_WAIT) -> None:
-        self.client = client
+    def __init__(self, client: Client | AsyncClient, *, max_wait: float = DEFAULT_MAX_WAIT) -> None:
+        self.client = face_of(client)
         self.max_wait = max_wait
 
     def add_to_server(self, server: grpc.aio.Server) -> None:
@@ -137,7 +140,7 @@ class AsyncOperationsServicer(operations_grpc.OperationsServicer):
     ) -> operations_pb2.Operation:
         """The operation as stored."""
         try:
-            return await asyncio.to_thread(self.client.get_operation, request.name)
+            return await self.client.get_operation(request.name)
         except Exception as exc:
             await _abort_async(context, exc)
 
@@ -148,7 +151,7 @@ class AsyncOperationsServicer(operations_grpc.OperationsServicer):
     ) -> operations_pb2.ListOperationsResponse:
         """One page of a collection, filtered (AIP-158, AIP-160)."""
         try:
-            return await asyncio.to_thread(list_response, self.client, request)
+            return await list_async(self.client, request)
         except Exception as exc:
             await _abort_async(context, exc)
 
@@ -159,7 +162,7 @@ class AsyncOperationsServicer(operations_grpc.OperationsServicer):
     ) -> empty_pb2.Empty:
         """Delete the operation; it is not cancelled."""
         try:
-            await asyncio.to_thread(self.client.delete_operation, request.name)
+            await self.client.delete_operation(request.name)
         except Exception as exc:
             await _abort_async(context, exc)
         return empty_pb2.Empty()
@@ -171,7 +174,7 @@ class AsyncOperationsServicer(operations_grpc.OperationsServicer):
     ) -> empty_pb2.Empty:
         """Cancel: a running operation ends with CANCELLED; a done one is left as it is."""
         try:
-            await asyncio.to_thread(self.client.cancel_operation, request.name)
+            await self.client.cancel_operation(request.name)
         except Exception as exc:
             await _abort_async(context, exc)
         return empty_pb2.Empty()
@@ -185,6 +188,6 @@ class AsyncOperationsServicer(operations_grpc.OperationsServicer):
         try:
             name = validate_name(request.name)
             timeout = wait_seconds(request, context.time_remaining(), self.max_wait)
-            return await latest_async(self.client.store, name, timeout)
+            return await latest_async(self.client, name, timeout)
         except Exception as exc:
             await _abort_async(context, exc)

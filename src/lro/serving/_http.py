@@ -36,11 +36,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from lro._client import Client
+from lro._client_base import ClientBase
 from lro._core.errors import Error, InvalidArgument, NotFound, PermissionDenied
-from lro._core.names import COLLECTION, validate_name
+from lro._core.names import COLLECTION
 from lro._resume.auth import ResumeAuthenticator
 from lro._resume.endpoint import DEFAULT_MAX_ATTEMPTS, resume_now
-from lro.serving._requests import DEFAULT_MAX_WAIT, latest_async, list_response, wait_seconds
+from lro.aio import Client as AsyncClient
+from lro.aio._client import face_of
+from lro.serving._requests import DEFAULT_MAX_WAIT, latest_async, list_async, wait_seconds
 from lro.serving._status import HTTP_STATUS, error_status
 
 MAX_BODY_BYTES = 64 * 1024
@@ -116,7 +119,7 @@ def _page_size(text: str) -> int:
 
 
 class _Service:
-    def __init__(self, client: Client, max_wait: float) -> None:
+    def __init__(self, client: AsyncClient, max_wait: float) -> None:
         self.client = client
         self.max_wait = max_wait
 
@@ -130,23 +133,23 @@ class _Service:
                 page_size=_page_size(query.get("pageSize", query.get("page_size", ""))),
                 page_token=query.get("pageToken", query.get("page_token", "")),
             )
-            return await asyncio.to_thread(list_response, self.client, list_request)
-        return await asyncio.to_thread(self.client.get_operation, path)
+            return await list_async(self.client, list_request)
+        return await self.client.get_operation(path)
 
     async def delete(self, request: Request) -> None:
-        await asyncio.to_thread(self.client.delete_operation, request.path_params["path"])
+        await self.client.delete_operation(request.path_params["path"])
 
     async def post(self, request: Request) -> Message | None:
         name, _, verb = request.path_params["path"].rpartition(":")
         if verb == "cancel":
             await _parsed(request, operations_pb2.CancelOperationRequest())
-            await asyncio.to_thread(self.client.cancel_operation, name)
+            await self.client.cancel_operation(name)
             return None
         if verb == "wait":
             wait = await _parsed(request, operations_pb2.WaitOperationRequest())
             assert isinstance(wait, operations_pb2.WaitOperationRequest)
             timeout = wait_seconds(wait, None, self.max_wait)
-            return await latest_async(self.client.store, validate_name(name), timeout)
+            return await latest_async(self.client, name, timeout)
         raise NotFound(request.path_params["path"])
 
 
@@ -155,7 +158,7 @@ class _Resume:
     so that they never hold the threads that the Operations routes share."""
 
     def __init__(
-        self, client: Client, authenticator: ResumeAuthenticator | None, max_attempts: int
+        self, client: ClientBase, authenticator: ResumeAuthenticator | None, max_attempts: int
     ) -> None:
         self.client = client
         self.authenticator = authenticator
@@ -176,7 +179,7 @@ class _Resume:
                 raise InvalidArgument("the resume needs ?operation={name}")
             run = functools.partial(
                 resume_now,
-                self.client,
+                self.client.runtime,
                 request.path_params["handler"],
                 name,
                 query.get("wakeup", ""),
@@ -211,7 +214,7 @@ async def _no_route(request: Request, exc: Exception) -> Response:
 
 
 def http_app(
-    client: Client,
+    client: Client | AsyncClient,
     *,
     max_wait: float = DEFAULT_MAX_WAIT,
     resume_auth: ResumeAuthenticator | None = None,
@@ -221,7 +224,8 @@ def http_app(
     """The Operations service over ``client``'s store as an ASGI app (run it with uvicorn).
 
     Args:
-        client: the store to serve.
+        client: the store to serve: an ``lro.aio.Client``, or an ``lro.Client`` served
+            through its asyncio face.
         max_wait: longest ``:wait``, in seconds, when the body gives no shorter timeout.
         resume_auth: who may call the resume endpoint (``lro.OidcAuthenticator`` for
             Cloud Tasks, ``lro.SharedSecretAuthenticator`` elsewhere); without it the
@@ -229,7 +233,7 @@ def http_app(
         max_attempts: failed runs of a resumed handler before its operation fails.
         ui: serve the dashboard at ``/ui/`` too (see ``lro.serving._dashboard``).
     """
-    service = _Service(client, max_wait)
+    service = _Service(face_of(client), max_wait)
     resume = _Resume(client, resume_auth, max_attempts)
     return Starlette(
         exception_handlers={404: _no_route, 405: _no_route},
@@ -243,7 +247,7 @@ def http_app(
     )
 
 
-def _dashboard_routes(client: Client) -> list[BaseRoute]:
+def _dashboard_routes(client: ClientBase) -> list[BaseRoute]:
     from lro.serving._dashboard.routes import dashboard_routes
 
     return dashboard_routes(client)

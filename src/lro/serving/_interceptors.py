@@ -17,7 +17,7 @@ import grpc.aio
 
 from lro import _telemetry as telemetry
 from lro._calls import ServedCall, header_says_timed_out, serving
-from lro._client import OPERATION_ID_HEADER
+from lro._core.constants import OPERATION_ID_HEADER
 from lro._core.errors import InvalidOperationName
 from lro._core.names import name_from_header
 

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
 import google.longrunning.operations_proto_pb2 as operations_pb2
 
 from lro._client import Client
-from lro._core.errors import InvalidArgument, Unavailable
-from lro._store.base import Store
-from lro._wait import next_pause, read_through_outage
+from lro._core.errors import InvalidArgument
+from lro.aio import Client as AsyncClient
 
 DEFAULT_MAX_WAIT = 600.0
 RECHECK_EVERY = 1.0
@@ -47,35 +43,21 @@ def list_response(
     return operations_pb2.ListOperationsResponse(operations=operations, next_page_token=next_token)
 
 
-async def latest_async(store: Store, name: str, timeout: float) -> operations_pb2.Operation:
-    """The operation once done, or its latest state after ``timeout`` seconds.
+async def list_async(
+    client: AsyncClient, request: operations_pb2.ListOperationsRequest
+) -> operations_pb2.ListOperationsResponse:
+    """ListOperations on the asyncio face."""
+    operations, next_token = await client.list_operations(
+        request.filter, request.page_size, request.page_token, name=request.name
+    )
+    return operations_pb2.ListOperationsResponse(operations=operations, next_page_token=next_token)
+
+
+async def latest_async(client: AsyncClient, name: str, timeout: float) -> operations_pb2.Operation:
+    """WaitOperation on the asyncio face: the operation once done, or its latest state
+    after ``timeout`` seconds; rides out an outage of the store that ends in time.
 
     Woken by the store's change notifications without holding a thread while it waits;
-    rechecks every second for changes made by other processes. Like the sync wait, it
-    rides out an outage of the store that ends before its deadline.
+    rechecks every second for changes made by other processes.
     """
-    loop = asyncio.get_running_loop()
-    changed = asyncio.Event()
-    deadline = loop.time() + timeout
-
-    def wake(_name: str) -> None:
-        # The loop may close between a publisher's lookup and this call.
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(changed.set)
-
-    with store.changes.subscribe([name], wake):
-        latest = (await asyncio.to_thread(store.get, name)).operation
-        outage: Unavailable | None = None
-        while (
-            pause := next_pause(latest, outage, deadline - loop.time(), RECHECK_EVERY)
-        ) is not None:
-            try:
-                await asyncio.wait_for(changed.wait(), pause)
-            except TimeoutError:
-                if outage is None and loop.time() >= deadline:
-                    break  # nothing changed until the deadline: answer now, without a read
-            changed.clear()  # before the read: a change during it wakes the next pause
-            record, outage = await asyncio.to_thread(read_through_outage, store.get, name)
-            if record is not None:
-                latest = record.operation
-        return latest
+    return await client._wait_latest(name, timeout, RECHECK_EVERY)

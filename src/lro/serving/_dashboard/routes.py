@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from lro._client import Client
+from lro._client_base import ClientBase
 from lro._core.errors import Error, InvalidArgument, NotFound
 from lro._core.names import validate_name
 from lro._resume.plan import wakeup_store
@@ -108,7 +108,7 @@ def _json_endpoint(handle: JsonEndpoint) -> Callable[[Request], Awaitable[Respon
 class _Api:
     """What the pages read and the buttons do, on the client of the Operations routes."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: ClientBase) -> None:
         self.client = client
 
     async def operations(self, request: Request) -> object:
@@ -122,7 +122,7 @@ class _Api:
         )
 
     def _operations(self, collection: str, filter: str, size: int, token: str) -> object:
-        operations, next_token = self.client.list_operations(filter, size, token, name=collection)
+        operations, next_token = self.client._list_now(filter, size, token, collection)
         records = self.client.store.get_many([operation.name for operation in operations])
         rows = [summary(operation, records.get(operation.name)) for operation in operations]
         return {"operations": rows, "nextPageToken": next_token}
@@ -146,10 +146,10 @@ class _Api:
 
     async def cancel(self, request: Request) -> object:
         name = await _posted_name(request)
-        return summary(await asyncio.to_thread(self.client.cancel_operation, name), None)
+        return summary(await asyncio.to_thread(self.client._cancel_now, name), None)
 
     async def delete(self, request: Request) -> object:
-        await asyncio.to_thread(self.client.delete_operation, await _posted_name(request))
+        await asyncio.to_thread(self.client._delete_now, await _posted_name(request))
         return {}
 
 
@@ -165,7 +165,7 @@ async def _posted_name(request: Request) -> str:
     return validate_name(body["name"])
 
 
-def dashboard_routes(client: Client) -> list[BaseRoute]:
+def dashboard_routes(client: ClientBase) -> list[BaseRoute]:
     """The routes of the dashboard over ``client``, for the HTTP app."""
     api = _Api(client)
     return [

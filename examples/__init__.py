@@ -1,0 +1,1 @@
+"""Runnable examples of lro in asyncio services; tests/examples runs them."""
