@@ -23,8 +23,8 @@ from google.protobuf import struct_pb2, wrappers_pb2
 import lro
 from lro._core import transitions
 from lro._store.base import OperationRecord, now_us
+from lro._store.mappings import column_values
 from lro._store.queries import load_queries
-from lro._store.sqlite import _row_values
 
 QUERIES = load_queries("sqlite")
 
@@ -51,7 +51,7 @@ def raw_lifecycles(path: Path, synchronous: str, count: int) -> float:
     for index in range(count):
         running = transitions.new_operation(f"operations/{uuid.uuid4()}")
         record = OperationRecord(running, create_time_us=now_us(), update_time_us=now_us())
-        connection.execute(QUERIES["insert_operation"], _row_values(record))
+        connection.execute(QUERIES["insert_operation"], column_values(record))
         metadata = struct_pb2.Struct(fields={"i": struct_pb2.Value(number_value=index)})
         for version, operation in enumerate(
             (
@@ -60,7 +60,7 @@ def raw_lifecycles(path: Path, synchronous: str, count: int) -> float:
             ),
             start=1,
         ):
-            values = _row_values(record.replace(operation=operation, version=version + 1))
+            values = column_values(record.replace(operation=operation, version=version + 1))
             connection.execute(
                 QUERIES["update_operation"],
                 {**values, "update_time_us": now_us(), "expected_version": version},

@@ -61,7 +61,7 @@ def _values(connection: Any, name: str, children: list[str], sleep_us: int) -> d
 
 def _schedule(connection: Any, name: str, children: list[str], sleep_us: int = 0) -> Any:
     with connection.transaction():
-        row = connection.execute(QUERIES["lock_running_children"], {"children": children})
+        row = connection.execute(QUERIES["count_running_children"], {"children": children})
         values = _values(connection, name, children, sleep_us)
         if row.fetchone()["running"]:
             values["due_time_us"] = values["deadline_us"]

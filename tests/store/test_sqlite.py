@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 import lro
 from lro._core import transitions
 from lro._store.queries import load_migrations
-from lro._store.sqlite import SqliteStore
+from lro._store.sql_store import SqliteStore
 from lro._store.urls import open_store
 
 EXPECTED_COLUMNS = [
@@ -53,7 +54,7 @@ def test_opening_twice_applies_migrations_once(tmp_path: Path) -> None:
 def test_wal_and_synchronous(tmp_path: Path, option: str, level: int) -> None:
     store = open_store(f"sqlite:///{tmp_path}/a.db{option}")
     assert isinstance(store, SqliteStore)
-    with store._connection() as connection:
+    with store.connector.connection() as connection:  # type: ignore[attr-defined]
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert connection.execute("PRAGMA synchronous").fetchone()[0] == level
     store.close()
@@ -78,9 +79,16 @@ def test_bad_urls_are_invalid_argument(url: str) -> None:
     assert "secret" not in str(caught.value)
 
 
-def test_unopenable_file_is_unavailable(tmp_path: Path) -> None:
-    with pytest.raises(lro.Unavailable, match="no-such-dir"):
+def test_unopenable_file_is_unavailable_and_the_path_only_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with (
+        caplog.at_level(logging.WARNING, logger="lro.store"),
+        pytest.raises(lro.Unavailable) as caught,
+    ):
         SqliteStore(tmp_path / "no-such-dir" / "a.db")
+    assert "no-such-dir" not in caught.value.message
+    assert "no-such-dir" in caplog.text
 
 
 def test_closed_store_is_unavailable(tmp_path: Path) -> None:
@@ -119,7 +127,7 @@ def test_changes_by_another_connection_wake_watchers(tmp_path: Path) -> None:
 def test_watching_can_be_turned_off(tmp_path: Path) -> None:
     store = open_store(f"sqlite:///{tmp_path}/a.db?change_poll_ms=0")
     assert isinstance(store, SqliteStore)
-    assert store._watcher is None
+    assert store.connector._watcher is None  # type: ignore[attr-defined]
     store.close()
 
 

@@ -4,7 +4,7 @@
 -- name: now_us
 SELECT (extract(epoch FROM statement_timestamp()) * 1000000)::BIGINT AS now_us
 
--- name: lock_running_children
+-- name: count_running_children
 -- Run in schedule's transaction, before the wake-up is written. FOR SHARE waits for a
 -- child that is being finished, and makes a child finished later wait for this
 -- transaction, so that its trigger sees the wake-up: no finish is missed.
