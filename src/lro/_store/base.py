@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import operator
 import time
 from collections.abc import Callable, Collection
 from typing import Literal, Protocol
@@ -60,8 +61,18 @@ class OperationRecord:
         return type_name(self.operation.metadata)
 
     def replace(self, **changes: object) -> OperationRecord:
-        """A copy with ``changes``."""
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+        """A copy with ``changes``, as ``dataclasses.replace`` gives (each write makes a
+        few, so this copies the fields without the frozen ``__init__``'s cost)."""
+        copy = object.__new__(OperationRecord)
+        for field, value in zip(_RECORD_FIELDS, _record_values(self), strict=False):
+            object.__setattr__(copy, field, value)
+        for field, value in changes.items():
+            object.__setattr__(copy, field, value)  # AttributeError for an unknown field
+        return copy
+
+
+_RECORD_FIELDS = tuple(field.name for field in dataclasses.fields(OperationRecord))
+_record_values = operator.attrgetter(*_RECORD_FIELDS)
 
 
 def now_us() -> int:
