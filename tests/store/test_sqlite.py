@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
 import lro
 from lro._core import transitions
+from lro._store.connectors.sqlite import SqliteConnector
 from lro._store.queries import load_migrations
 from lro._store.sql_store import SqliteStore
 from lro._store.urls import open_store
@@ -133,3 +135,63 @@ def test_watching_can_be_turned_off(tmp_path: Path) -> None:
 
 def _record(name: str) -> lro.OperationRecord:
     return lro.OperationRecord(operation=transitions.new_operation(name))
+
+
+def test_more_callers_than_connections_all_get_one(tmp_path: Path) -> None:
+    """Twelve threads race for a pool of two: each call waits for a returned connection,
+    none is lost, and no more than two are ever opened."""
+    store = SqliteStore(tmp_path / "a.db", synchronous="OFF", max_connections=2)
+    connector = store.connector
+    assert isinstance(connector, SqliteConnector)
+    threads, rounds = 12, 30
+    barrier = threading.Barrier(threads)
+    failures: list[BaseException] = []
+
+    def race(index: int) -> None:
+        try:
+            barrier.wait()
+            for round_ in range(rounds):
+                record = store.create(_record(f"operations/{index}-{round_}"))
+                store.update(record.replace(state=b"1"), expected_version=1)
+                assert len(connector._opened) <= 2
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+
+    workers = [threading.Thread(target=race, args=(i,)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    deadline = time.monotonic() + 60
+    for worker in workers:
+        worker.join(max(0.0, deadline - time.monotonic()))
+    try:
+        assert not any(worker.is_alive() for worker in workers)  # no waiter left behind
+        assert failures == []
+        found = store.get_many(
+            [f"operations/{i}-{r}" for i in range(threads) for r in range(rounds)]
+        )
+        assert len(found) == threads * rounds
+        assert all(record.version == 2 for record in found.values())
+    finally:
+        store.close()
+
+
+def test_a_closed_store_wakes_the_callers_waiting_for_a_connection(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "a.db", max_connections=1)
+    connector = store.connector
+    assert isinstance(connector, SqliteConnector)
+    outcome: list[BaseException] = []
+    with connector.connection():  # the only connection, held
+        waiting = threading.Thread(target=lambda: _get_into(store, outcome))
+        waiting.start()
+        time.sleep(0.2)  # long enough to be waiting; the outcome is the same either way
+        store.close()
+        waiting.join(10)
+    assert not waiting.is_alive()
+    assert [type(error) for error in outcome] == [lro.Unavailable]
+
+
+def _get_into(store: lro.Store, outcome: list[BaseException]) -> None:
+    try:
+        store.get("operations/a")
+    except BaseException as exc:  # reported by the test
+        outcome.append(exc)
