@@ -29,7 +29,8 @@ from lro._core.listing import (
 from lro._core.listing import page_size as normalized_page_size
 from lro._core.names import name_from_header, new_name, validate_name
 from lro._operation import DEV_MODE_ENV, Operation, no_default_state
-from lro._resume.cloud import CloudResumer, HandOver
+from lro._resume.binding import start_with_task
+from lro._resume.cloud import CloudResumer
 from lro._resume.plan import wait_plan, wakeup_store
 from lro._resume.registry import Resumable
 from lro._resume.worker import Worker, WorkerSettings
@@ -297,8 +298,7 @@ class Client:
         )
         cloud = self.cloud_resumer
         if cloud is not None and cloud.accepts("handler", ()):
-            stored = self.store.create(record)
-            cloud.resume_later(HandOver(stored, "handler", name, 0, (), 0, 0, ""))
+            stored = start_with_task(self.store, cloud, record, name)
             return self._operation_for(stored, state_type, handler_name=name)
         plan = wait_plan(
             ("handler", name, "", ""),

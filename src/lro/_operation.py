@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import threading
 from collections.abc import Callable, Iterable
@@ -24,6 +25,7 @@ from lro._core.errors import (
 )
 from lro._core.names import validate_name
 from lro._core.statuses import status_of
+from lro._resume.binding import wait_with_task
 from lro._resume.channels import Channels, operations_stub, validate_endpoint
 from lro._resume.cloud import CloudResumer, HandOver
 from lro._resume.plan import schedule_resumption, wait_plan, wakeup_store
@@ -341,9 +343,7 @@ class Operation(Generic[T]):
             current = self._record
             state = self._codec.encode(self._state) if self._state_loaded else None  # type: ignore[arg-type]
         record, wakeup = schedule_resumption(store, current, point, state, plan)
-        with self._lock:
-            if record.version > self._record.version:
-                self._record = record
+        self._keep_newer(record)
         self._client._scheduled(wakeup)
 
     def _hand_over(
@@ -360,7 +360,22 @@ class Operation(Generic[T]):
     ) -> None:
         """Save the state and resume point, then give the wait to ``cloud``."""
         with self._lock:
+            current = self._record
             state = self._codec.encode(self._state) if self._state_loaded else None  # type: ignore[arg-type]
+        hand_over = HandOver(
+            current,
+            target[0],
+            target[1],
+            sleep=sleep,
+            children=children,
+            timeout=timeout,
+            poll_frequency=poll_frequency,
+            child_endpoint=child_endpoint or "",
+        )
+        if target[0] == "handler":  # resumed by the resume endpoint, through a bound task
+            store = self._client.store
+            self._keep_newer(wait_with_task(store, cloud, current, (point, state), hand_over))
+            return
 
         def save(record: OperationRecord) -> OperationRecord:
             if record.done:
@@ -372,19 +387,7 @@ class Operation(Generic[T]):
                 wait_timed_out=False,
             )
 
-        saved = self._update(save)
-        cloud.resume_later(
-            HandOver(
-                saved,
-                target[0],
-                target[1],
-                sleep=sleep,
-                children=children,
-                timeout=timeout,
-                poll_frequency=poll_frequency,
-                child_endpoint=child_endpoint or "",
-            )
-        )
+        cloud.resume_later(dataclasses.replace(hand_over, record=self._update(save)))
 
     def _resume_target(self) -> tuple[TargetKind, str, str, str]:
         """Whom a durable wait resumes: (kind, name, endpoint, pinned_to)."""
@@ -410,10 +413,14 @@ class Operation(Generic[T]):
         with self._lock:
             current = self._record
         record = update_record(self._client.store, current, change)
+        self._keep_newer(record)
+        return record
+
+    def _keep_newer(self, record: OperationRecord) -> None:
+        """Hold ``record`` if it is newer than the record held."""
         with self._lock:
             if record.version > self._record.version:
                 self._record = record
-        return record
 
     def __repr__(self) -> str:
         return f"Operation({self.name!r})"

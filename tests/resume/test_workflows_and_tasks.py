@@ -6,6 +6,7 @@ import datetime
 import json
 from collections.abc import Iterator
 
+import google.longrunning.operations_proto_pb2 as operations_pb2
 import grpc
 import pytest
 from google.cloud import tasks_v2
@@ -16,8 +17,10 @@ from google.cloud.workflows.executions_v1.services.executions.transports import 
 )
 
 import lro
+from lro._resume.cloud import HandOver
 from lro._resume.tasks import TasksResumer, create_retry, task_id
 from lro._resume.workflows import WorkflowsResumer, workflow_argument
+from lro._store.base import OperationRecord
 from tests.recording_server import RecordingServer
 
 CREATE_EXECUTION = "/google.cloud.workflows.executions.v1.Executions/CreateExecution"
@@ -148,11 +151,21 @@ def test_tasks_resumer_sends_a_named_put_task(server: RecordingServer) -> None:
     task = request.task
     assert task.name == name
     assert task.http_request.http_method == tasks_v2.HttpMethod.PUT
-    assert task.http_request.url == "https://svc.run.app/operations/report?operation=operations/o1"
+    assert (
+        task.http_request.url
+        == "https://svc.run.app/operations/report?operation=operations/o1&wakeup=7"
+    )
     assert task.http_request.oidc_token.service_account_email == "resumer@p.iam.gserviceaccount.com"
     assert task.http_request.oidc_token.audience == "https://svc.run.app"
     assert task.schedule_time == due
     assert task.dispatch_deadline == datetime.timedelta(minutes=30)
+
+
+def test_a_task_must_be_bound_to_a_wake_up(server: RecordingServer) -> None:
+    record = OperationRecord(operation=operations_pb2.Operation(name="operations/o1"))
+    with pytest.raises(lro.FailedPrecondition, match="bound"):
+        _tasks_resumer(server).resume_later(HandOver(record, "handler", "h", 0, (), 0, 0, ""))
+    assert server.requests == []
 
 
 def test_task_names_are_idempotent_per_wake_up() -> None:

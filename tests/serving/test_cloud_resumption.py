@@ -1,17 +1,24 @@
 """Durable waits handed to Cloud Workflows and Cloud Tasks, checked at the wire, and the
-resume endpoint that Cloud Tasks calls, on a real HTTP server."""
+resume endpoint that Cloud Tasks calls, on a real HTTP server: duplicate, early, stale,
+misdirected and concurrent deliveries, and authentication that never holds the
+Operations routes."""
 
 from __future__ import annotations
 
+import functools
 import json
+import queue
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import grpc
 import pytest
 import requests
+from google.api_core import exceptions
 from google.cloud import tasks_v2
 from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
 from google.cloud.workflows import executions_v1
@@ -23,10 +30,15 @@ from google.rpc import code_pb2
 
 import lro
 from lro._client import choose_resumer
+from lro._resume import endpoint
 from lro._resume.tasks import TasksResumer
 from lro._resume.workflows import WorkflowsResumer, workflow_argument
+from lro._store.base import now_us
 from lro.serving import http_app
+from tests.durable.conftest import eventually
+from tests.races import at_once
 from tests.recording_server import RecordingServer
+from tests.resume.oidc import AUDIENCE, CertServer, signed_token
 from tests.serving.conftest import UvicornThread
 
 CREATE_EXECUTION = "/google.cloud.workflows.executions.v1.Executions/CreateExecution"
@@ -138,110 +150,316 @@ def test_a_workflows_resume_after_the_timeout_shows_on_the_operation(
     assert plain.wait_timed_out  # as stored; only a new durable wait clears it
 
 
+class TasksSetup:
+    """A client resuming through Cloud Tasks (recorded at the wire), its resume endpoint
+    under uvicorn, and the log of handler runs: (operation, resume point, state)."""
+
+    def __init__(self, store_url: str, recorder: RecordingServer) -> None:
+        self.recorder = recorder
+        self.runs: list[tuple[str, str, dict[str, Any]]] = []
+        self.holds: dict[str, threading.Event] = {}
+        self.client = lro.Client(store_url, worker=False, resumer=_tasks(recorder))
+        self._register_handlers()
+        auth = lro.SharedSecretAuthenticator(SECRET)
+        self.server = UvicornThread(http_app(self.client, resume_auth=auth, max_attempts=3))
+        self.url = self.server.url
+
+    def _register_handlers(self) -> None:
+        @self.client.resumable("report", state_type=dict)
+        def report(op: lro.Operation[dict[str, Any]]) -> None:
+            self.runs.append((op.name, op.resume_point, dict(op.state)))
+            hold = self.holds.get(op.name)
+            if hold is not None:
+                assert hold.wait(30)
+            if op.state.get("fail_times", 0) > op.attempts:
+                raise lro.Unavailable("downstream is down")
+            if op.resume_point == "":
+                op.state = {**op.state, "rows": 42}
+                op.wait(sleep=op.state.get("sleep", 60), resume_at="after-sleep")
+                return
+            op.done(wrappers_pb2.Int32Value(value=op.state["rows"]))
+
+        @self.client.resumable("other")
+        def other(op: lro.Operation[Any]) -> None:
+            self.runs.append((op.name, "other", {}))
+
+    def runs_of(self, name: str) -> list[tuple[str, str, dict[str, Any]]]:
+        return [run for run in self.runs if run[0] == name]
+
+    def tasks(self, name: str) -> list[Any]:
+        """The tasks created for operation ``name``, in order."""
+        found = []
+        for request in self.recorder.requests:
+            if request.method == CREATE_TASK:
+                task = tasks_v2.CreateTaskRequest.deserialize(request.body).task
+                query = parse_qs(urlsplit(task.http_request.url).query)
+                if query["operation"] == [name]:
+                    found.append(task)
+        return found
+
+    def dispatch(self, task: Any, secret: str = SECRET, handler: str = "") -> Any:
+        """Do what Cloud Tasks does with ``task``: call its URL (on ``handler`` if given)."""
+        target = urlsplit(task.http_request.url)
+        assert f"{target.scheme}://{target.netloc}" == RESUME_HOST
+        path = f"/operations/{handler}" if handler else target.path
+        return requests.put(
+            f"{self.url}{path}?{target.query}",
+            headers={"Authorization": f"Bearer {secret}"},
+            timeout=30,
+        )
+
+    def put(self, query: str, handler: str = "report") -> Any:
+        return requests.put(
+            f"{self.url}/operations/{handler}?{query}",
+            headers={"Authorization": f"Bearer {SECRET}"},
+            timeout=30,
+        )
+
+    def close(self) -> None:
+        self.server.stop()
+        self.client.close()
+
+
 @pytest.fixture
-def tasks_setup(
-    tmp_path: Path, recorder: RecordingServer
-) -> Iterator[tuple[lro.Client, RecordingServer, str, list[Any]]]:
-    """A client resuming through Cloud Tasks, its resume endpoint under uvicorn, and the
-    log of handler runs."""
-    runs: list[Any] = []
-    client = lro.Client(f"sqlite:///{tmp_path}/lro.db", worker=False, resumer=_tasks(recorder))
-
-    @client.resumable("report", state_type=dict)
-    def report(op: lro.Operation[dict[str, int]]) -> None:
-        runs.append((op.resume_point, dict(op.state)))
-        if op.state.get("fail_times", 0) > op.attempts:
-            raise lro.Unavailable("downstream is down")
-        if op.resume_point == "":
-            op.state = {**op.state, "rows": 42}
-            op.wait(sleep=60, resume_at="after-sleep")
-            return
-        op.done(wrappers_pb2.Int32Value(value=op.state["rows"]))
-
-    server = UvicornThread(
-        http_app(client, resume_auth=lro.SharedSecretAuthenticator(SECRET), max_attempts=3)
-    )
-    yield client, recorder, server.url, runs
-    server.stop()
-    client.close()
+def tasks_setup(store_url: str, recorder: RecordingServer) -> Iterator[TasksSetup]:
+    """A Cloud Tasks setup on each backend."""
+    setup = TasksSetup(store_url, recorder)
+    yield setup
+    setup.close()
 
 
-def _dispatch(recorder: RecordingServer, base_url: str, index: int, secret: str = SECRET) -> Any:
-    """Do what Cloud Tasks does with recorded task ``index``: call its URL."""
-    tasks = [r for r in recorder.requests if r.method == CREATE_TASK]
-    task = tasks_v2.CreateTaskRequest.deserialize(tasks[index].body).task
-    target = urlsplit(task.http_request.url)
-    assert f"{target.scheme}://{target.netloc}" == RESUME_HOST
-    return requests.put(
-        f"{base_url}{target.path}?{target.query}",
-        headers={"Authorization": f"Bearer {secret}"},
-        timeout=30,
-    )
+def _outcome(answer: Any) -> str:
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["outcome"])
 
 
-def test_start_and_sleep_go_through_cloud_tasks(
-    tasks_setup: tuple[lro.Client, RecordingServer, str, list[Any]],
+def _outcome_or_retry(answer: Any) -> str:
+    """The outcome of a delivery, or "retry" when it was told to try again (409)."""
+    assert not isinstance(answer, BaseException), answer
+    return "retry" if answer.status_code == 409 else _outcome(answer)
+
+
+def _dispatch_when_due(setup: TasksSetup, task: Any, timeout: float = 30) -> Any:
+    """Deliver ``task`` again while it is answered 503 (not due yet), as Cloud Tasks does."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = setup.dispatch(task)
+        if answer.status_code != 503 or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.05)
+
+
+def test_start_and_sleep_go_through_cloud_tasks(tasks_setup: TasksSetup) -> None:
+    setup = tasks_setup
+    op = setup.client.start("report", state={"sleep": 0.3})
+    (first,) = setup.tasks(op.name)
+    token = parse_qs(urlsplit(first.http_request.url).query)["wakeup"][0]
+    wakeup = setup.client.store.get_wakeup(op.name)  # type: ignore[attr-defined]
+    assert (wakeup.target, wakeup.pinned_to) == ("report", f"task:{token}")
+    assert _outcome(setup.dispatch(first)) == "resumed"
+    assert setup.runs_of(op.name) == [(op.name, "", {"sleep": 0.3})]
+    first_again, second = setup.tasks(op.name)
+    assert first_again == first
+    assert second.name != first.name  # one task per wake-up
+    assert _outcome(_dispatch_when_due(setup, second)) == "resumed"
+    assert setup.runs_of(op.name)[-1] == (op.name, "after-sleep", {"sleep": 0.3, "rows": 42})
+    assert setup.client.get_operation(op.name).done
+    for repeated in (second, first):  # tasks delivered again after the end
+        answer = setup.dispatch(repeated)
+        assert _outcome(answer) == "ignored"
+        assert answer.json()["reason"] == "the operation is not waiting"
+    assert len(setup.runs_of(op.name)) == 2
+
+
+def test_a_duplicate_before_due_does_nothing(tasks_setup: TasksSetup) -> None:
+    setup = tasks_setup
+    op = setup.client.start("report", state={})
+    (first,) = setup.tasks(op.name)
+    assert _outcome(setup.dispatch(first)) == "resumed"
+    duplicate = setup.dispatch(first)  # the first task again, while the 60 s sleep runs
+    assert _outcome(duplicate) == "ignored"
+    assert duplicate.json()["reason"] == "the operation waits for another task"
+    _, second = setup.tasks(op.name)
+    assert second.schedule_time.timestamp() - first.schedule_time.timestamp() >= 59
+    early = setup.dispatch(second)  # the right task, before it is due
+    assert early.status_code == 503
+    assert "not due" in early.json()["error"]["message"]
+    assert len(setup.runs_of(op.name)) == 1
+    record = setup.client.store.get(op.name)
+    assert (record.done, record.resume_point) == (False, "after-sleep")
+
+
+def test_a_stale_task_does_not_run_the_next_wakeup_when_it_is_due(
+    tasks_setup: TasksSetup,
 ) -> None:
-    client, recorder, base_url, runs = tasks_setup
-    op = client.start("report", state={"fail_times": 0})
-    assert _dispatch(recorder, base_url, 0).json()["outcome"] == "resumed"
-    assert runs == [("", {"fail_times": 0})]
-    tasks = [
-        tasks_v2.CreateTaskRequest.deserialize(r.body).task
-        for r in recorder.requests
-        if r.method == CREATE_TASK
-    ]
-    assert len(tasks) == 2
-    assert tasks[0].name != tasks[1].name  # one task per wake-up
-    assert tasks[1].schedule_time.timestamp() - tasks[0].schedule_time.timestamp() >= 59
-    assert _dispatch(recorder, base_url, 1).json()["outcome"] == "resumed"
-    assert runs[-1] == ("after-sleep", {"fail_times": 0, "rows": 42})
-    final = client.get_operation(op.name)
-    assert final.done
-    assert _dispatch(recorder, base_url, 1).json()["outcome"] == "done"  # a repeated task
-    assert len(runs) == 2
+    setup = tasks_setup
+    op = setup.client.start("report", state={"sleep": 0.2})
+    (first,) = setup.tasks(op.name)
+    assert _outcome(setup.dispatch(first)) == "resumed"
+    wakeup = setup.client.store.get_wakeup(op.name)  # type: ignore[attr-defined]
+    while now_us() < wakeup.due_time_us + 200_000:  # the next wake-up is due
+        time.sleep(0.05)
+    stale = setup.dispatch(first)
+    assert _outcome(stale) == "ignored"
+    assert stale.json()["reason"] == "the operation waits for another task"
+    assert [point for _, point, _ in setup.runs_of(op.name)] == [""]
+    _, second = setup.tasks(op.name)
+    assert _outcome(setup.dispatch(second)) == "resumed"
+    assert [point for _, point, _ in setup.runs_of(op.name)] == ["", "after-sleep"]
+
+
+def test_an_operation_that_is_not_waiting_is_acknowledged(tasks_setup: TasksSetup) -> None:
+    setup = tasks_setup
+    started = setup.client.start("report", state={})
+    token = parse_qs(urlsplit(setup.tasks(started.name)[0].http_request.url).query)["wakeup"]
+    idle = setup.client.new_operation()
+    for query in (
+        f"operation={idle.name}&wakeup={token[0]}",
+        f"operation={idle.name}",
+        "operation=operations/no-such-operation&wakeup=abc",
+    ):
+        answer = setup.put(query)
+        assert _outcome(answer) == "ignored"
+        assert answer.json()["reason"] == "the operation is not waiting"
+    no_token = setup.put(f"operation={started.name}")
+    assert _outcome(no_token) == "ignored"
+    assert setup.runs == []
+    assert not setup.client.get_operation(idle.name).done
+
+
+def test_the_wrong_handler_runs_nothing(tasks_setup: TasksSetup) -> None:
+    setup = tasks_setup
+    op = setup.client.start("report", state={})
+    (task,) = setup.tasks(op.name)
+    answer = setup.dispatch(task, handler="other")
+    assert _outcome(answer) == "ignored"
+    assert answer.json()["reason"] == "the operation does not wait for handler 'other'"
+    assert setup.runs == []
+    assert _outcome(setup.dispatch(task)) == "resumed"  # the wake-up is still there
+    assert [point for _, point, _ in setup.runs] == [""]
+
+
+def test_a_delivery_while_another_runs_is_told_to_try_again(tasks_setup: TasksSetup) -> None:
+    setup = tasks_setup
+    op = setup.client.start("report", state={})
+    setup.holds[op.name] = threading.Event()
+    (task,) = setup.tasks(op.name)
+    answers: queue.Queue[Any] = queue.Queue()
+
+    def deliver() -> None:
+        answers.put(setup.dispatch(task))
+        setup.holds[op.name].set()  # the first answer releases the held handler
+
+    results = at_once(2, deliver)
+    assert results == [None, None]
+    first, second = answers.get_nowait(), answers.get_nowait()
+    assert first.status_code == 409  # the handler of the other delivery was still held
+    assert first.json()["error"]["status"] == "ABORTED"
+    assert _outcome(second) == "resumed"
+    assert len(setup.runs_of(op.name)) == 1
+    assert _outcome(setup.dispatch(task)) == "ignored"  # Cloud Tasks' retry of the 409
+
+
+def test_the_lease_is_kept_while_the_handler_runs(
+    tasks_setup: TasksSetup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(endpoint, "LEASE_SECONDS", 2.0)
+    setup = tasks_setup
+    op = setup.client.start("report", state={})
+    setup.holds[op.name] = threading.Event()
+    (task,) = setup.tasks(op.name)
+    answers: queue.Queue[Any] = queue.Queue()
+    first = threading.Thread(target=lambda: answers.put(setup.dispatch(task)))
+    first.start()
+    assert eventually(lambda: len(setup.runs_of(op.name)) == 1)
+    store = setup.client.store
+    claimed_until = store.get_wakeup(op.name).lease_expires_us  # type: ignore[attr-defined]
+
+    def renewed_past_the_first_lease() -> bool:
+        held_until = store.get_wakeup(op.name).lease_expires_us  # type: ignore[attr-defined]
+        return bool(now_us() > claimed_until and held_until > now_us())
+
+    try:
+        assert eventually(renewed_past_the_first_lease, timeout=30)
+        assert setup.dispatch(task).status_code == 409  # still held: no second run
+    finally:
+        setup.holds[op.name].set()
+        first.join(30)
+    assert _outcome(answers.get_nowait()) == "resumed"
+    assert len(setup.runs_of(op.name)) == 1
+
+
+def test_two_concurrent_deliveries_run_the_handler_once(tasks_setup: TasksSetup) -> None:
+    setup = tasks_setup
+    for _ in range(6):
+        op = setup.client.start("report", state={})
+        (task,) = setup.tasks(op.name)
+        answers = at_once(2, functools.partial(setup.dispatch, task))
+        outcomes = sorted(_outcome_or_retry(answer) for answer in answers)
+        assert outcomes in (["ignored", "resumed"], ["resumed", "retry"])
+        assert len(setup.runs_of(op.name)) == 1
 
 
 def test_failures_are_retried_by_cloud_tasks_then_end_the_operation(
-    tasks_setup: tuple[lro.Client, RecordingServer, str, list[Any]],
+    tasks_setup: TasksSetup,
 ) -> None:
-    client, recorder, base_url, _runs = tasks_setup
-    flaky = client.start("report", state={"fail_times": 1})
-    first = _dispatch(recorder, base_url, 0)
-    assert first.status_code == 503
-    assert client.store.get(flaky.name).attempts == 1
-    assert _dispatch(recorder, base_url, 0).json()["outcome"] == "resumed"
-    broken = client.start("report", state={"fail_times": 99})
-    statuses = [_dispatch(recorder, base_url, 2).status_code for _ in range(3)]
+    setup = tasks_setup
+    flaky = setup.client.start("report", state={"fail_times": 1})
+    (task,) = setup.tasks(flaky.name)
+    assert setup.dispatch(task).status_code == 503
+    assert setup.client.store.get(flaky.name).attempts == 1
+    assert _outcome(setup.dispatch(task)) == "resumed"
+    broken = setup.client.start("report", state={"fail_times": 99})
+    (task,) = setup.tasks(broken.name)
+    statuses = [setup.dispatch(task).status_code for _ in range(3)]
     assert statuses == [503, 503, 200]
-    final = client.get_operation(broken.name)
+    final = setup.client.get_operation(broken.name)
     assert final.done
     assert final.error.code == code_pb2.UNAVAILABLE
-    record = client.store.get(broken.name)
+    record = setup.client.store.get(broken.name)
     assert (record.attempts, record.last_error) == (3, "UNAVAILABLE: downstream is down")
+    assert _outcome(setup.dispatch(task)) == "ignored"
 
 
-def test_the_resume_endpoint_refuses_strangers(
-    tasks_setup: tuple[lro.Client, RecordingServer, str, list[Any]],
-) -> None:
-    client, recorder, base_url, runs = tasks_setup
-    client.start("report", state={})
-    assert _dispatch(recorder, base_url, 0, secret="x" * 32).status_code == 403
-    url = f"{base_url}/operations/report?operation=operations/x"
+def test_a_task_that_cannot_be_created_saves_nothing(tasks_setup: TasksSetup) -> None:
+    setup = tasks_setup
+    setup.recorder.answer(CREATE_TASK, grpc.StatusCode.PERMISSION_DENIED)
+    with pytest.raises(exceptions.PermissionDenied):
+        setup.client.start("report", state={})
+    assert setup.client.list_operations() == ([], "")  # the operation went again
+    op = setup.client.start("report", state={})
+    (task,) = setup.tasks(op.name)
+    setup.recorder.answer(CREATE_TASK, grpc.StatusCode.PERMISSION_DENIED)
+    failed = setup.dispatch(task)  # the handler's wait cannot create its task
+    assert failed.status_code == 403
+    record = setup.client.store.get(op.name)
+    assert (record.resume_point, record.attempts) == ("", 1)
+    assert _outcome(setup.dispatch(task)) == "resumed"  # Cloud Tasks tries again
+    assert setup.client.store.get(op.name).resume_point == "after-sleep"
+
+
+def test_bound_wakeups_are_left_to_their_tasks(tasks_setup: TasksSetup) -> None:
+    setup = tasks_setup
+    op = setup.client.start("report", state={})
+    store = setup.client.store
+    claimed = store.claim_wakeups(  # type: ignore[attr-defined]
+        "w", lease_us=10**7, limit=10, handlers=["report"], pinned_to=setup.client.instance_id
+    )
+    assert claimed == []
+    assert store.get_wakeup(op.name).pinned_to.startswith("task:")  # type: ignore[attr-defined]
+
+
+def test_the_resume_endpoint_refuses_strangers(tasks_setup: TasksSetup) -> None:
+    setup = tasks_setup
+    op = setup.client.start("report", state={})
+    (task,) = setup.tasks(op.name)
+    assert setup.dispatch(task, secret="x" * 32).status_code == 401  # a bad credential
+    url = f"{setup.url}/operations/report?operation=operations/x"
     assert requests.put(url, timeout=10).status_code == 401
-    unknown = requests.put(
-        f"{base_url}/operations/nobody?operation=operations/x",
-        headers={"Authorization": f"Bearer {SECRET}"},
-        timeout=10,
-    )
-    assert unknown.status_code == 404
-    bad_name = requests.put(
-        f"{base_url}/operations/report?operation=bad",
-        headers={"Authorization": f"Bearer {SECRET}"},
-        timeout=10,
-    )
-    assert bad_name.status_code == 400
-    assert runs == []
+    assert setup.put("operation=operations/x", handler="nobody").status_code == 404
+    assert setup.put("operation=bad&wakeup=abc").status_code == 400
+    assert setup.put("wakeup=abc").status_code == 400
+    assert setup.runs == []
 
 
 def test_without_resume_auth_the_endpoint_refuses_everything(client: lro.Client) -> None:
@@ -255,3 +473,42 @@ def test_without_resume_auth_the_endpoint_refuses_everything(client: lro.Client)
     finally:
         server.stop()
     assert answer.status_code == 403
+
+
+def test_authentication_never_holds_the_operations_routes(tmp_path: Path) -> None:
+    client = lro.Client(f"sqlite:///{tmp_path}/lro.db", worker=False)
+    client.resumable("report")(lambda op: None)
+    op = client.new_operation()
+    put_url = f"/operations/report?operation={op.name}&wakeup=abc"
+
+    def calls(token: str, count: int = 12) -> list[threading.Thread]:
+        def put() -> None:
+            headers = {"Authorization": f"Bearer {token}"}
+            answer = requests.put(server.url + put_url, headers=headers, timeout=120)
+            answers.put(answer.status_code)
+
+        threads = [threading.Thread(target=put) for _ in range(count)]
+        for thread in threads:
+            thread.start()
+        return threads
+
+    answers: queue.Queue[int] = queue.Queue()
+    with CertServer(held=True) as certs:
+        auth = lro.OidcAuthenticator(AUDIENCE, certs_url=certs.url, certs_timeout=90)
+        server = UvicornThread(http_app(client, resume_auth=auth))
+        try:
+            garbage = [answers.get(timeout=60) for _ in calls("x")]
+            assert (garbage, certs.requests) == ([401] * 12, 0)  # refused before any fetch
+            signed = calls(signed_token())
+            certs.wait_for_requests(1)  # the verifications wait for the held certificates
+            read = requests.get(f"{server.url}/v1/{op.name}", timeout=30)  # generous
+            assert (read.status_code, read.json()["name"]) == (200, op.name)
+            assert certs.answered == 0  # answered while the certificate fetch hangs
+            certs.release()
+            for thread in signed:
+                thread.join(120)
+        finally:
+            server.stop()
+            client.close()
+    assert [answers.get_nowait() for _ in range(12)] == [200] * 12
+    assert certs.requests == 1  # one fetch for all, kept for its max-age

@@ -19,8 +19,11 @@ from lro._store.base import OperationRecord, TargetKind
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class HandOver:
-    """A durable wait, as a cloud resumer gets it: the operation as saved (with its
-    resume point) and whom to resume."""
+    """A durable wait, as a cloud resumer gets it: the operation and whom to resume.
+
+    ``binding`` is the token of the wake-up that a resume endpoint's task is bound to
+    (see ``lro._resume.binding``); empty for resumers that call the target themselves.
+    """
 
     record: OperationRecord
     target_kind: TargetKind
@@ -30,6 +33,7 @@ class HandOver:
     timeout: float
     poll_frequency: float
     child_endpoint: str
+    binding: str = ""
 
 
 class CloudResumer(Protocol):

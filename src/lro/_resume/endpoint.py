@@ -1,70 +1,173 @@
-"""The resume endpoint's work: run a registered handler now, as a Cloud Task asks.
+"""The resume endpoint's work: run a registered handler when its Cloud Task is due.
 
-Cloud Tasks calls ``PUT {resume_host}/operations/{handler}?operation={name}`` when a
-sleep is over. The handler runs in the request; a failure is counted on the operation
-(``attempts``, ``last_error``) and answered with its error, so that Cloud Tasks tries
-again; after ``max_attempts`` the operation ends with the handler's error instead.
+Cloud Tasks calls ``PUT {resume_host}/operations/{handler}?operation={name}&wakeup={token}``
+when a sleep is over, and may deliver a task more than once. The handler runs only when
+the operation's wake-up is bound to that task (see ``lro._resume.binding``), resumes
+that handler and is due; the endpoint claims it under a lease first, so that two
+deliveries at once run it once. Every other delivery is acknowledged and does nothing.
+
+A failed run is counted on the operation (``attempts``, ``last_error``) and answered
+with its error, so that Cloud Tasks tries again; after ``max_attempts`` the operation
+ends with the handler's error instead.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
+import os
+import socket
+import threading
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from google.rpc import code_pb2
 
 from lro._core import transitions
-from lro._core.errors import NotFound, OperationAlreadyDone
+from lro._core.errors import Aborted, Error, NotFound, OperationAlreadyDone, Unavailable
 from lro._core.names import validate_name
 from lro._core.statuses import status_of
-from lro._store.base import update_record
+from lro._resume.binding import binding_store, task_pin
+from lro._resume.plan import micros
+from lro._store.base import Wakeup, WakeupStore, now_us, update_record
 
 if TYPE_CHECKING:
     from lro._client import Client
+    from lro._resume.registry import Resumable
 
 logger = logging.getLogger("lro.resume")
 DEFAULT_MAX_ATTEMPTS = 5
+LEASE_SECONDS = 30.0  # renewed every third of it while the handler runs
+OWNER = f"resume-endpoint/{socket.gethostname()}/{os.getpid()}"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a delivery did: ``resumed``; ``failed`` (its last attempt ended the
+    operation); or ``ignored``, with the reason."""
+
+    outcome: str
+    reason: str = ""
 
 
 def resume_now(
-    client: Client, handler: str, name: str, max_attempts: int = DEFAULT_MAX_ATTEMPTS
-) -> str:
-    """Run ``handler`` on operation ``name``; returns what happened.
+    client: Client,
+    handler: str,
+    name: str,
+    wake_up: str,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+) -> Outcome:
+    """Run ``handler`` on operation ``name`` if its wake-up ``wake_up`` is due.
 
-    ``"done"`` if the operation was done already (a repeated task), ``"resumed"`` after
-    the handler returned, ``"failed"`` when the last allowed attempt failed and ended
-    the operation. Other failures raise the handler's error.
+    Raises:
+        NotFound: no handler of that name is registered here.
+        Unavailable: the task came before its wake-up is due; Aborted: another
+            delivery is running the operation. Both tell Cloud Tasks to try again.
+        Error: with the handler's code, when a run that is not the last fails.
     """
     resumable = client._handlers.get(handler)
     if resumable is None:
         raise NotFound(f"handler {handler!r}")
-    store = client.store
-    record = store.get(validate_name(name))
-    if record.done:
-        return "done"
-    op = client._operation_for(record, resumable.state_type, handler_name=handler)
+    name = validate_name(name)
+    store = binding_store(client.store)
+    wakeup = None
+    if wake_up:
+        wakeup = store.claim_wakeup(
+            name,
+            owner=OWNER,
+            lease_us=micros(LEASE_SECONDS),
+            pinned_to=task_pin(wake_up),
+            handler=handler,
+        )
+    if wakeup is None:
+        return _unclaimed(store, name, handler, wake_up)
+    return _run(client, store, resumable, wakeup, max_attempts)
+
+
+def _unclaimed(store: WakeupStore, name: str, handler: str, wake_up: str) -> Outcome:
+    """Why the delivery found nothing to claim: ignored, or try again later."""
+    current = store.get_wakeup(name)
+    if current is None:
+        return _ignored(name, "the operation is not waiting")
+    if current.lease_expires_us > now_us():
+        raise Aborted(f"operation {name!r} is being resumed by another call; try again later")
+    if not wake_up or current.pinned_to != task_pin(wake_up):
+        return _ignored(name, "the operation waits for another task")
+    if current.target_kind != "handler" or current.target != handler:
+        return _ignored(name, f"the operation does not wait for handler {handler!r}")
+    raise Unavailable(f"operation {name!r} is not due yet; try again later")
+
+
+def _ignored(name: str, reason: str) -> Outcome:
+    logger.info("a resume of %s is ignored: %s", name, reason)
+    return Outcome("ignored", reason)
+
+
+def _run(
+    client: Client,
+    store: WakeupStore,
+    resumable: Resumable,
+    wakeup: Wakeup,
+    max_attempts: int,
+) -> Outcome:
+    record = store.get(wakeup.name)
+    op = client._operation_for(record, resumable.state_type, handler_name=wakeup.target)
     try:
-        resumable.function(op)
+        with _lease_kept(store, wakeup):
+            resumable.function(op)
     except Exception as exc:
-        return _count_failure(client, name, exc, max_attempts)
-    return "resumed"
+        return _count_failure(store, wakeup, exc, max_attempts)
+    if store.finish_wakeup(wakeup):  # still ours: neither finished nor waiting again
+        logger.warning(
+            "handler %r returned without finishing %s or waiting again; it stays running",
+            wakeup.target,
+            wakeup.name,
+        )
+    return Outcome("resumed")
 
 
-def _count_failure(client: Client, name: str, exc: Exception, max_attempts: int) -> str:
+@contextlib.contextmanager
+def _lease_kept(store: WakeupStore, wakeup: Wakeup) -> Iterator[None]:
+    """Renew the lease of ``wakeup`` every third of it until the block ends."""
+    done = threading.Event()
+
+    def renew() -> None:
+        while not done.wait(LEASE_SECONDS / 3):
+            try:
+                store.renew_wakeups([wakeup.lease_token], micros(LEASE_SECONDS))
+            except Exception:
+                logger.warning("cannot renew the lease of %s", wakeup.name, exc_info=True)
+
+    renewer = threading.Thread(target=renew, name="lro-resume-lease", daemon=True)
+    renewer.start()
+    try:
+        yield
+    finally:
+        done.set()
+        renewer.join()
+
+
+def _count_failure(
+    store: WakeupStore, wakeup: Wakeup, exc: Exception, max_attempts: int
+) -> Outcome:
+    """Count the failed run; release the wake-up for Cloud Tasks' next try (answered
+    with the handler's code), or end the operation with the error after the last
+    attempt."""
     status = status_of(exc)
     message = f"{code_pb2.Code.Name(status.code)}: {status.message}"
-    store = client.store
-    counted = update_record(
-        store,
-        store.get(name),
-        lambda r: r.replace(attempts=r.attempts + 1, last_error=message),
-    )
-    logger.warning("operation %s attempt %d failed: %s", name, counted.attempts, message)
-    if counted.done or counted.attempts < max_attempts:
-        raise exc
+    final = store.get(wakeup.name).attempts + 1 >= max_attempts
+    counted = store.record_failure(wakeup, message, None if final else 0)
+    if counted is not None:  # else the run finished the operation or waited again
+        logger.warning("operation %s attempt %d failed: %s", wakeup.name, counted.attempts, message)
+    if counted is None or not final:
+        code = status.code or code_pb2.UNKNOWN
+        raise Error.from_code(
+            code, f"handler {wakeup.target!r} failed with {code_pb2.Code.Name(code)}"
+        ) from exc
     with contextlib.suppress(OperationAlreadyDone):
         update_record(
             store, counted, lambda r: r.replace(operation=transitions.fail(r.operation, status))
         )
-    return "failed"
+    store.finish_wakeup(wakeup)
+    return Outcome("failed")

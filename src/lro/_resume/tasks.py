@@ -7,12 +7,12 @@ import datetime
 import hashlib
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from google.api_core import exceptions as api_exceptions
 from google.api_core import retry as api_retry
 
-from lro._core.errors import InvalidArgument
+from lro._core.errors import FailedPrecondition, InvalidArgument
 from lro._resume.cloud import HandOver, due_time, import_cloud
 from lro._resume.workflows import audience_of
 from lro._store.base import TargetKind
@@ -42,17 +42,20 @@ def create_retry(deadline: float = 30.0) -> api_retry.Retry:
 def task_id(name: str, wake_up: str) -> str:
     """A task id that is the same for the same wake-up of the same operation.
 
-    Cloud Tasks refuses a second task with a name it has seen, so scheduling a wake-up
-    twice creates one task. A hash spreads the names, as Cloud Tasks advises.
+    ``wake_up`` is the token of the wake-up the task is bound to. Cloud Tasks refuses a
+    second task with a name it has seen, so creating the task again (a retry of
+    CreateTask) makes one task. A hash spreads the names, as Cloud Tasks advises.
     """
     digest = hashlib.sha256(f"{name}\n{wake_up}".encode()).hexdigest()
     return f"lro-{digest[:40]}"
 
 
-def resume_url(resume_host: str, handler: str, name: str) -> str:
-    """The URL a task calls: ``PUT {host}/operations/{handler}?operation={name}``."""
+def resume_url(resume_host: str, handler: str, name: str, wake_up: str) -> str:
+    """The URL a task calls:
+    ``PUT {host}/operations/{handler}?operation={name}&wakeup={token}``."""
     path = RESUME_PATH + quote(handler, safe="")
-    return f"{resume_host.rstrip('/')}{path}?operation={quote(name, safe='/')}"
+    query = urlencode({"operation": name, "wakeup": wake_up}, safe="/")
+    return f"{resume_host.rstrip('/')}{path}?{query}"
 
 
 class TasksResumer:
@@ -86,13 +89,15 @@ class TasksResumer:
         return target_kind == "handler" and not children
 
     def resume_later(self, hand_over: HandOver) -> str:
-        """Create the task; the record's version names this wake-up."""
-        record = hand_over.record
-        wake_up = str(record.version)
-        return self.schedule(record.name, hand_over.target, due_time(hand_over.sleep), wake_up)
+        """Create the task bound to the wake-up whose token is ``hand_over.binding``."""
+        if not hand_over.binding:
+            raise FailedPrecondition("a task must be bound to a wake-up (lro._resume.binding)")
+        due = due_time(hand_over.sleep)
+        return self.schedule(hand_over.record.name, hand_over.target, due, hand_over.binding)
 
     def schedule(self, name: str, handler: str, due: datetime.datetime, wake_up: str) -> str:
-        """Create the task that resumes ``name`` at ``due``; returns the task's name.
+        """Create the task that resumes ``name`` at ``due``, bound to the wake-up whose
+        token is ``wake_up``; returns the task's name.
 
         A task of that name existing already counts as success (it was scheduled by an
         earlier attempt); transient errors are retried.
@@ -107,7 +112,7 @@ class TasksResumer:
         task = tasks_v2.Task(
             name=f"{self.queue}/tasks/{task_id(name, wake_up)}",
             http_request=tasks_v2.HttpRequest(
-                url=resume_url(self.resume_host, handler, name),
+                url=resume_url(self.resume_host, handler, name, wake_up),
                 http_method=tasks_v2.HttpMethod.PUT,
                 oidc_token=tasks_v2.OidcToken(
                     service_account_email=self.service_account_email, audience=self.audience

@@ -236,6 +236,16 @@ class WakeupStore(Store, Protocol):
         """
         ...
 
+    def claim_wakeup(
+        self, name: str, *, owner: str, lease_us: int, pinned_to: str, handler: str
+    ) -> Wakeup | None:
+        """Lease the wake-up of operation ``name`` for the resume endpoint, if it is due,
+        not leased, pinned to ``pinned_to`` and resumes the handler ``handler``.
+
+        Exclusive like ``claim_wakeups``: of two claims at once, one gets it.
+        """
+        ...
+
     def renew_wakeups(self, tokens: Collection[str], lease_us: int) -> set[str]:
         """Extend the leases still held; returns the tokens that were."""
         ...

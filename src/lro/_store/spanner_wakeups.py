@@ -160,6 +160,32 @@ class SpannerWakeups:
         claimed: list[Wakeup] = self._run_in_transaction(claim)
         return sorted(claimed, key=lambda w: w.due_time_us)
 
+    def claim_wakeup(
+        self, name: str, *, owner: str, lease_us: int, pinned_to: str, handler: str
+    ) -> Wakeup | None:
+        """Lease the wake-up of ``name`` if it is due, free, pinned to ``pinned_to`` and
+        for ``handler``: one read and the lease as a mutation, in one read-write
+        transaction (of two claims that read the row, one is aborted and retried)."""
+        self._require_wakeups()
+
+        def claim(transaction: Any) -> Wakeup | None:
+            time_us = now_us()
+            wakeup = _read_wakeup(transaction, name)
+            if wakeup is None or not _claimable(wakeup, time_us, pinned_to, handler):
+                return None
+            leased = _with(
+                wakeup,
+                lease_owner=owner,
+                lease_token=secrets.token_hex(16),
+                lease_expires_us=time_us + lease_us,
+                claims=wakeup.claims + 1,
+            )
+            transaction.update(WAKEUPS_TABLE, _LEASE_COLUMNS, [_lease_values(leased)])
+            return leased
+
+        claimed: Wakeup | None = self._run_in_transaction(claim)
+        return claimed
+
     def renew_wakeups(self, tokens: Collection[str], lease_us: int) -> set[str]:
         """Extend the leases still held; returns the tokens that were."""
         held = [token for token in tokens if token]
@@ -276,6 +302,16 @@ def _running_children(transaction: Any, children: Sequence[str]) -> int:
         return 0
     rows = transaction.read(OWN_TABLE, ["name", "done"], _keys(children))
     return sum(1 for _name, done in rows if not done)
+
+
+def _claimable(wakeup: Wakeup, time_us: int, pinned_to: str, handler: str) -> bool:
+    return (
+        wakeup.pinned_to == pinned_to
+        and wakeup.target_kind == "handler"
+        and wakeup.target == handler
+        and wakeup.due_time_us <= time_us
+        and wakeup.lease_expires_us <= time_us
+    )
 
 
 def _read_wakeup(transaction: Any, name: str) -> Wakeup | None:

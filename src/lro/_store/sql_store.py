@@ -191,6 +191,22 @@ class SqlStore:
         )
         return sorted((self._wakeup(row) for row in rows), key=lambda w: w.due_time_us)
 
+    def claim_wakeup(
+        self, name: str, *, owner: str, lease_us: int, pinned_to: str, handler: str
+    ) -> Wakeup | None:
+        """Lease the wake-up of ``name`` if it is due, free, pinned to ``pinned_to`` and
+        for ``handler`` (one statement)."""
+        row = self.connector.one(
+            "claim_wakeup",
+            name=name,
+            owner=owner,
+            now_us=now_us(),
+            lease_us=lease_us,
+            pinned_to=pinned_to,
+            handler=handler,
+        )
+        return None if row is None else self._wakeup(row)
+
     def renew_wakeups(self, tokens: Collection[str], lease_us: int) -> set[str]:
         """Extend the leases still held; returns the tokens that were."""
         if not tokens:

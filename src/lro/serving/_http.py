@@ -12,15 +12,18 @@ Routes, as google-api-core's REST transport calls them (``{name}`` may be a top-
 
 and the resume endpoint that Cloud Tasks calls (only with ``resume_auth``):
 
-- ``PUT /operations/{handler}?operation={name}``: run the registered handler now
+- ``PUT /operations/{handler}?operation={name}&wakeup={token}``: run the registered
+  handler if that wake-up of the operation is due (see ``lro._resume.endpoint``)
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import json
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import google.longrunning.operations_proto_pb2 as operations_pb2
 import google.rpc.code_pb2 as code_pb2
@@ -41,6 +44,8 @@ from lro.serving._requests import DEFAULT_MAX_WAIT, latest_async, list_response,
 from lro.serving._status import HTTP_STATUS, error_status
 
 MAX_BODY_BYTES = 64 * 1024
+AUTH_THREADS = 2  # certificate fetches are single-flight; more threads would only wait
+RESUME_THREADS = 8
 Endpoint = Callable[[Request], Awaitable[Message | None]]
 
 
@@ -146,27 +151,42 @@ class _Service:
 
 
 class _Resume:
+    """The resume endpoint. Authentication and handler runs have threads of their own,
+    so that they never hold the threads that the Operations routes share."""
+
     def __init__(
         self, client: Client, authenticator: ResumeAuthenticator | None, max_attempts: int
     ) -> None:
         self.client = client
         self.authenticator = authenticator
         self.max_attempts = max_attempts
+        self._auth_threads = ThreadPoolExecutor(AUTH_THREADS, "lro-resume-auth")
+        self._resume_threads = ThreadPoolExecutor(RESUME_THREADS, "lro-resume")
 
     async def put(self, request: Request) -> Response:
+        loop = asyncio.get_running_loop()
+        query = request.query_params
+        name = query.get("operation", "")
         try:
             if self.authenticator is None:
                 raise PermissionDenied("this server takes no resumes: it has no resume_auth")
-            await asyncio.to_thread(self.authenticator.verify, request.headers.get("authorization"))
-            name = request.query_params.get("operation", "")
+            authorization = request.headers.get("authorization")
+            await loop.run_in_executor(self._auth_threads, self.authenticator.verify, authorization)
             if not name:
                 raise InvalidArgument("the resume needs ?operation={name}")
-            outcome = await asyncio.to_thread(
-                resume_now, self.client, request.path_params["handler"], name, self.max_attempts
+            run = functools.partial(
+                resume_now,
+                self.client,
+                request.path_params["handler"],
+                name,
+                query.get("wakeup", ""),
+                self.max_attempts,
             )
+            outcome = await loop.run_in_executor(self._resume_threads, run)
         except Exception as exc:
             return _error_response(exc)
-        return JSONResponse({"operation": name, "outcome": outcome})
+        body = {"operation": name, "outcome": outcome.outcome}
+        return JSONResponse({**body, "reason": outcome.reason} if outcome.reason else body)
 
 
 def _endpoint(handle: Endpoint) -> Callable[[Request], Awaitable[Response]]:

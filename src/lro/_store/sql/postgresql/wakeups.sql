@@ -71,6 +71,24 @@ WHERE w.name IN (
 )
 RETURNING w.*
 
+-- name: claim_wakeup
+-- The resume endpoint's claim of one wake-up: only if it is due, nobody holds it, it is
+-- pinned to the task that calls and it resumes the handler called. A claim that runs at
+-- the same time waits for the row lock, then sees the lease and takes nothing.
+UPDATE lro_wakeups
+SET lease_owner = %(owner)s,
+    lease_token = replace(gen_random_uuid()::TEXT, '-', ''),
+    lease_expires_us = (extract(epoch FROM statement_timestamp()) * 1000000)::BIGINT
+        + %(lease_us)s,
+    claims = claims + 1
+WHERE name = %(name)s
+  AND pinned_to = %(pinned_to)s
+  AND target_kind = 'handler'
+  AND target = %(handler)s
+  AND due_time_us <= (extract(epoch FROM statement_timestamp()) * 1000000)::BIGINT
+  AND lease_expires_us <= (extract(epoch FROM statement_timestamp()) * 1000000)::BIGINT
+RETURNING *
+
 -- name: renew_wakeups
 UPDATE lro_wakeups
 SET lease_expires_us = (extract(epoch FROM statement_timestamp()) * 1000000)::BIGINT

@@ -62,6 +62,22 @@ WHERE name IN (
 )
 RETURNING *
 
+-- name: claim_wakeup
+-- The resume endpoint's claim of one wake-up: only if it is due, nobody holds it, it is
+-- pinned to the task that calls and it resumes the handler called.
+UPDATE lro_wakeups
+SET lease_owner = :owner,
+    lease_token = lower(hex(randomblob(12))),
+    lease_expires_us = :now_us + :lease_us,
+    claims = claims + 1
+WHERE name = :name
+  AND pinned_to = :pinned_to
+  AND target_kind = 'handler'
+  AND target = :handler
+  AND due_time_us <= :now_us
+  AND lease_expires_us <= :now_us
+RETURNING *
+
 -- name: renew_wakeups
 UPDATE lro_wakeups
 SET lease_expires_us = :now_us + :lease_us
