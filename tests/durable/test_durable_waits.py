@@ -275,7 +275,7 @@ def test_close_releases_the_lease_of_a_handler_past_the_grace(store_url: str) ->
 
 def test_workers_leave_handlers_they_do_not_know(store_url: str) -> None:
     with lro.Client(store_url, worker=FAST) as client:
-        op = client.start("registered-elsewhere", state={"k": 1})
+        op = client.start("registered-elsewhere", state={"k": 1}, registered_elsewhere=True)
         worker = client.start_worker()
         threading.Event().wait(0.3)
         assert worker.running == 0

@@ -56,15 +56,16 @@ def _values(connection: Any, name: str, children: list[str], sleep_us: int) -> d
         "target_endpoint": "",
         "pinned_to": "",
         "schedule_time_us": now,
+        "running_children": 0,
     }
 
 
 def _schedule(connection: Any, name: str, children: list[str], sleep_us: int = 0) -> Any:
     with connection.transaction():
-        row = connection.execute(QUERIES["count_running_children"], {"children": children})
+        row = connection.execute(QUERIES["lock_running_children"], {"children": children})
         values = _values(connection, name, children, sleep_us)
-        if row.fetchone()["running"]:
-            values["due_time_us"] = values["deadline_us"]
+        if running := row.fetchone()["running"]:
+            values.update(due_time_us=values["deadline_us"], running_children=running)
         connection.execute(QUERIES["forget_children"], values)
         wakeup = connection.execute(QUERIES["upsert_wakeup"], values).fetchone()
         connection.execute(QUERIES["remember_children"], values)
@@ -168,3 +169,34 @@ def test_a_child_finished_while_its_parent_schedules_is_not_missed(dsn: str) -> 
         scheduling.close()
         assert scheduled["due_time_us"] == scheduled["deadline_us"]
         assert _wakeup(connection, "operations/p2")["due_time_us"] == scheduled["ready_time_us"]
+
+
+def test_children_finishing_at_once_make_the_wait_due(dsn: str) -> None:
+    # Each finish is in flight while the other runs: neither sees the other committed.
+    with _connect(dsn) as connection:
+        for name in ("operations/c1", "operations/c2", "operations/p"):
+            _operation(connection, name)
+        scheduled = _schedule(connection, "operations/p", ["operations/c1", "operations/c2"])
+        first = psycopg.connect(dsn)
+        _finish(first, "operations/c1")
+        second = threading.Thread(target=_finish_in_own_connection, args=(dsn,))
+        second.start()
+        second.join(0.2)  # it waits for the first finish's lock on the wake-up
+        first.commit()
+        first.close()
+        second.join()
+        assert _wakeup(connection, "operations/p")["due_time_us"] == scheduled["ready_time_us"]
+
+
+def test_a_wait_without_a_count_is_due_at_its_first_finish(dsn: str) -> None:
+    # A wake-up written before running_children existed counts 0: it becomes due early,
+    # and the worker polls its children; it is never late.
+    with _connect(dsn) as connection:
+        for name in ("operations/c1", "operations/c2", "operations/p"):
+            _operation(connection, name)
+        values = _values(connection, "operations/p", ["operations/c1", "operations/c2"], 0)
+        values["due_time_us"] = values["deadline_us"]
+        connection.execute(QUERIES["upsert_wakeup"], values)
+        connection.execute(QUERIES["remember_children"], values)
+        _finish(connection, "operations/c1")
+        assert _wakeup(connection, "operations/p")["due_time_us"] == values["ready_time_us"]

@@ -114,8 +114,14 @@ def test_a_worker_killed_midway_loses_nothing_and_finishes_nothing_twice(
     ledger(str(ledger_path)).close()
     first = WorkerProcess(url, ledger_path, tmp_path / "worker.log", lease=1.0)
     children = [producer.new_operation() for _ in range(100)]
-    ops = [producer.start("waiter", {"sleep": 0.3 + i * 0.02, "work": 0.05}) for i in range(100)]
-    ops += [producer.start("waiter", {"child": c.name, "work": 0.05}) for c in children]
+    ops = [
+        producer.start("waiter", {"sleep": 0.3 + i * 0.02, "work": 0.05}, registered_elsewhere=True)
+        for i in range(100)
+    ]
+    ops += [
+        producer.start("waiter", {"child": c.name, "work": 0.05}, registered_elsewhere=True)
+        for c in children
+    ]
     names = [op.name for op in ops]
     finisher = _finish_later(children, 0.02)
 
@@ -159,7 +165,10 @@ def test_three_worker_processes_never_run_one_operation_twice(
     ]
     # Many wake-ups due at the same moments, so that the workers compete for them.
     ops = [
-        producer.start("waiter", {"sleep": 0.5 + (i % 10) * 0.1, "work": 0.01}) for i in range(300)
+        producer.start(
+            "waiter", {"sleep": 0.5 + (i % 10) * 0.1, "work": 0.01}, registered_elsewhere=True
+        )
+        for i in range(300)
     ]
     names = [op.name for op in ops]
     assert eventually(lambda: _all_done(producer, names), 90)

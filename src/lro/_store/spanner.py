@@ -234,6 +234,10 @@ class SpannerStore(SpannerWakeups):
         with self._translated("read"), self._database.snapshot() as snapshot:
             return list(snapshot.read(table, columns, keys))
 
+    def _snapshot_query(self, sql: str, params: dict[str, Any], types: dict[str, Any]) -> list[Any]:
+        with self._translated("query"), self._database.snapshot() as snapshot:
+            return list(snapshot.execute_sql(sql, params=params, param_types=types))
+
     def _read_in(self, transaction: Any, name: str) -> OperationRecord:
         layout = self._layout
         rows = list(transaction.read(layout.table, layout.read_columns, _keys([name])))

@@ -16,7 +16,14 @@ from pathlib import Path
 from lro._core.errors import AlreadyExists, NotFound
 from lro._core.filters import compile_filter
 from lro._core.listing import ListQuery, keyset_parameters
-from lro._store.base import OperationRecord, StaleVersion, WaitPlan, Wakeup, now_us
+from lro._store.base import (
+    UNSERVED_HANDLERS_LIMIT,
+    OperationRecord,
+    StaleVersion,
+    WaitPlan,
+    Wakeup,
+    now_us,
+)
 from lro._store.connectors.base import Connector, Queries
 from lro._store.mappings import (
     ColumnRow,
@@ -144,7 +151,7 @@ class SqlStore:
             stored = self._write(db, record, expected_version, now_us())
             running = 0
             if children:
-                found = db.one("count_running_children", children=self._names(children))
+                found = db.one("lock_running_children", children=self._names(children))
                 running = int(found["running"]) if found is not None else 0
             wakeup = planned_wakeup(record.name, plan, self._clock(db))
             if running:  # due at the deadline, unless the last child finishes first
@@ -152,7 +159,7 @@ class SqlStore:
             values = wakeup_values(wakeup)
             values["children"] = self._names(values["children"])
             db.execute("forget_children", name=record.name)
-            row = db.one("upsert_wakeup", **values)
+            row = db.one("upsert_wakeup", **values, running_children=running)
             if children:
                 db.execute("remember_children", name=record.name, children=self._names(children))
         self.changes.publish(record.name)
@@ -253,6 +260,17 @@ class SqlStore:
         """The pending wake-up of operation ``name``, if any."""
         row = self.connector.one("get_wakeup", name=name)
         return None if row is None else self._wakeup(row)
+
+    def unserved_handlers(self, handlers: Collection[str], overdue_us: int) -> set[str]:
+        """Handlers other than ``handlers`` that overdue, unleased wake-ups wait for."""
+        rows = self.connector.all(
+            "unserved_handlers",
+            handlers=self._names(sorted(handlers)),
+            now_us=now_us(),
+            overdue_us=overdue_us,
+            limit=UNSERVED_HANDLERS_LIMIT,
+        )
+        return {str(row["target"]) for row in rows}
 
 
 def _lease(wakeup: Wakeup) -> dict[str, str]:

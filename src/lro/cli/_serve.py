@@ -10,6 +10,7 @@ from concurrent import futures
 import grpc
 
 from lro._client import Client
+from lro.cli._logging import configure_logging
 from lro.serving import OperationsServicer, http_app
 
 # Each WaitOperation in flight holds one worker while it waits (up to 600 s).
@@ -37,10 +38,16 @@ def _interrupt(_signal: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def run_serve(url: str, host: str, grpc_port: int, http_port: int) -> int:
-    """Serve until SIGINT or SIGTERM; prints the bound addresses (port 0 picks free ones)."""
+def run_serve(
+    url: str, host: str, grpc_port: int, http_port: int, log_level: str = "WARNING"
+) -> int:
+    """Serve until SIGINT or SIGTERM; prints the bound addresses (port 0 picks free ones).
+
+    ``log_level`` applies to lro's loggers and to uvicorn's (its access log is INFO).
+    """
     import uvicorn
 
+    configure_logging(log_level)
     signal.signal(signal.SIGTERM, _interrupt)
     with Client(url) as client, contextlib.suppress(KeyboardInterrupt):
         server, bound_grpc = _grpc_server(client, host, grpc_port)
@@ -48,7 +55,7 @@ def run_serve(url: str, host: str, grpc_port: int, http_port: int) -> int:
             listener = _http_socket(host, http_port)
             print(f"lro: gRPC on {host}:{bound_grpc}", flush=True)
             print(f"lro: HTTP on http://{host}:{listener.getsockname()[1]}", flush=True)
-            config = uvicorn.Config(http_app(client), log_level="warning", lifespan="off")
+            config = uvicorn.Config(http_app(client), log_level=log_level.lower(), lifespan="off")
             uvicorn.Server(config).run(sockets=[listener])
         finally:
             server.stop(grace=1).wait()

@@ -2,7 +2,7 @@
 -- clock, passed in as :now_us; one writer at a time (write transactions begin
 -- IMMEDIATE) makes each claim exclusive.
 
--- name: count_running_children
+-- name: lock_running_children
 -- Run in schedule's transaction, which holds SQLite's one write lock: no child can
 -- finish between this count and the wake-up's write.
 SELECT count(*) AS running FROM lro_operations
@@ -108,3 +108,14 @@ WHERE lease_token IN (SELECT value FROM json_each(:tokens))
 
 -- name: get_wakeup
 SELECT * FROM lro_wakeups WHERE name = :name
+
+-- name: unserved_handlers
+-- The handlers that wake-ups due for more than :overdue_us, and held by nobody, wait
+-- for, other than :handlers: a worker reports them, since maybe no worker has them.
+SELECT DISTINCT target
+FROM lro_wakeups
+WHERE due_time_us <= :now_us - :overdue_us
+  AND lease_expires_us <= :now_us
+  AND target_kind = 'handler'
+  AND target NOT IN (SELECT value FROM json_each(:handlers))
+LIMIT :limit
