@@ -51,7 +51,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 DEV_MODE_ENV = "K_SERVICE"
-logger = logging.getLogger("lro.resume")
+logger = logging.getLogger("lro.operation")
+resume_logger = logging.getLogger("lro.resume")
 
 
 class Operation(Generic[T]):
@@ -252,8 +253,8 @@ class Operation(Generic[T]):
 
         Raises:
             WaitDeadlineExceeded: past ``timeout``, naming the children still running.
-            Cancelled: this operation was cancelled meanwhile; the children still
-                running are then cancelled too (best effort).
+            Cancelled: this operation was cancelled, before the wait or during it;
+                the children still running are then cancelled too (best effort).
             Unavailable: past ``timeout`` while the store was unreachable (a wait rides
                 out shorter outages).
         """
@@ -281,16 +282,16 @@ class Operation(Generic[T]):
                 child_endpoint=child_endpoint,
             )
             return {}
-        with CancellationWatch(self._client.store, self.name, every) as watch:
-            watch.pause(sleep_seconds)
-        if not names:
-            return {}
         with contextlib.closing(Channels()) as channels:
             if child_endpoint is not None:
                 service = operations_stub(channels.get(child_endpoint))
             try:
+                with CancellationWatch(self._client.store, self.name, every) as watch:
+                    watch.pause(sleep_seconds)
+                if not names:
+                    return {}
                 return self._wait_for_children(names, limit, every, service)
-            except Cancelled:
+            except Cancelled:  # also when it came before the wait: no child runs orphaned
                 _cancel_children(names, service or self._client)
                 raise
 
@@ -492,7 +493,7 @@ def _warn_pinned_callback(client: Client, name: str) -> None:
         if client in _PINNED_WARNED:
             return
         _PINNED_WARNED.add(client)
-    logger.warning(
+    resume_logger.warning(
         "operation %s waits durably with callback= in production (K_SERVICE is set) and "
         "has no resume method: the wake-up is pinned to this process, and is lost if the "
         "process is scaled down or restarted before it is due. Register a handler "
@@ -503,19 +504,29 @@ def _warn_pinned_callback(client: Client, name: str) -> None:
 
 
 def _cancel_children(names: Iterable[str], service: object) -> None:
-    """Cancel the children still running, where ``service`` can (best effort)."""
+    """Cancel the children still running, where ``service`` can (best effort).
+
+    A child that cannot be cancelled is logged and left; a child this client's store
+    no longer has is left quietly.
+    """
     cancel = getattr(service, "cancel_operation", None)
     if cancel is None:
         cancel = getattr(service, "CancelOperation", None)
         if cancel is None:
             return
         for name in names:
-            with contextlib.suppress(Exception):
+            try:
                 cancel(operations_pb2.CancelOperationRequest(name=name))
+            except Exception as exc:
+                logger.warning("could not cancel child %s of a cancelled wait: %s", name, exc)
         return
     for name in names:
-        with contextlib.suppress(NotFound):
+        try:
             cancel(name)
+        except NotFound:
+            continue
+        except Exception as exc:
+            logger.warning("could not cancel child %s of a cancelled wait: %s", name, exc)
 
 
 def no_default_state(state_type: type) -> Callable[[], object]:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
 from google.api_core import exceptions as api_exceptions
+from google.api_core import retry as api_retry
 from google.cloud import spanner
 from google.cloud.spanner_v1 import KeySet, param_types
 from google.rpc import code_pb2
@@ -56,6 +57,16 @@ _CODES: dict[type[Exception], int] = {
     api_exceptions.Unauthenticated: code_pb2.UNAUTHENTICATED,
     api_exceptions.ResourceExhausted: code_pb2.RESOURCE_EXHAUSTED,
 }
+
+# A read during an outage fails soon, as on the other backends: the client library
+# would retry an unreachable server without end, and wait for a stopped one an hour.
+READ_RETRY = api_retry.Retry(
+    predicate=api_retry.if_exception_type(api_exceptions.ServiceUnavailable),
+    initial=0.05,
+    maximum=0.25,
+    timeout=1.0,
+)
+READ_TIMEOUT = 5.0
 
 
 def spanner_code(exc: api_exceptions.GoogleAPIError) -> int:
@@ -177,7 +188,13 @@ class SpannerStore(SpannerWakeups):
             return {}
         layout = self._layout
         with self._translated("read"), self._database.snapshot() as snapshot:
-            rows = snapshot.read(layout.table, layout.read_columns, _keys(names))
+            rows = snapshot.read(
+                layout.table,
+                layout.read_columns,
+                _keys(names),
+                retry=READ_RETRY,
+                timeout=READ_TIMEOUT,
+            )
             records = [layout.record_from_row(row) for row in rows]
         return {record.name: record for record in records}
 
@@ -232,7 +249,7 @@ class SpannerStore(SpannerWakeups):
 
     def _snapshot_read(self, table: str, columns: list[str], keys: KeySet) -> list[Any]:
         with self._translated("read"), self._database.snapshot() as snapshot:
-            return list(snapshot.read(table, columns, keys))
+            return list(snapshot.read(table, columns, keys, retry=READ_RETRY, timeout=READ_TIMEOUT))
 
     def _snapshot_query(self, sql: str, params: dict[str, Any], types: dict[str, Any]) -> list[Any]:
         with self._translated("query"), self._database.snapshot() as snapshot:
