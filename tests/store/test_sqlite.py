@@ -32,6 +32,7 @@ EXPECTED_COLUMNS = [
     "attempts",
     "last_error",
     "wait_timed_out",
+    "trace_context",
 ]
 
 

@@ -26,6 +26,7 @@ OPERATION_READ_COLUMNS = (
     "attempts",
     "last_error",
     "wait_timed_out",
+    "trace_context",
 )
 # Read back as part of the operation, kept apart for filters and indexes.
 OPERATION_DERIVED_COLUMNS = ("done", "error_code", "metadata_type")
@@ -71,6 +72,7 @@ def record_from_columns(row: ColumnRow) -> OperationRecord:
         attempts=int(row["attempts"]),
         last_error=str(row["last_error"]),
         wait_timed_out=bool(row["wait_timed_out"]),
+        trace_context=str(row["trace_context"]),
     )
 
 
@@ -93,6 +95,7 @@ def column_values(record: OperationRecord) -> dict[str, Any]:
         "attempts": record.attempts,
         "last_error": record.last_error,
         "wait_timed_out": record.wait_timed_out,
+        "trace_context": record.trace_context,
     }
 
 

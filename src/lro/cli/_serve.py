@@ -55,7 +55,9 @@ def run_serve(
             listener = _http_socket(host, http_port)
             print(f"lro: gRPC on {host}:{bound_grpc}", flush=True)
             print(f"lro: HTTP on http://{host}:{listener.getsockname()[1]}", flush=True)
-            config = uvicorn.Config(http_app(client), log_level=log_level.lower(), lifespan="off")
+            config = uvicorn.Config(
+                http_app(client, ui=True), log_level=log_level.lower(), lifespan="off"
+            )
             uvicorn.Server(config).run(sockets=[listener])
         finally:
             server.stop(grace=1).wait()

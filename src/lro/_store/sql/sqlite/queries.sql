@@ -16,23 +16,23 @@ VALUES (:number, :file_name, :applied_time_us)
 INSERT INTO lro_operations (
     name, operation, done, error_code, metadata_type, state, resume_point,
     resume_target, create_time_us, update_time_us, version, attempts, last_error,
-    wait_timed_out
+    wait_timed_out, trace_context
 ) VALUES (
     :name, :operation, :done, :error_code, :metadata_type, :state, :resume_point,
     :resume_target, :create_time_us, :update_time_us, :version, :attempts, :last_error,
-    :wait_timed_out
+    :wait_timed_out, :trace_context
 )
 ON CONFLICT (name) DO NOTHING
 
 -- name: get_operation
 SELECT name, operation, state, resume_point, resume_target, create_time_us,
-       update_time_us, version, attempts, last_error, wait_timed_out
+       update_time_us, version, attempts, last_error, wait_timed_out, trace_context
 FROM lro_operations
 WHERE name = :name
 
 -- name: get_operations
 SELECT name, operation, state, resume_point, resume_target, create_time_us,
-       update_time_us, version, attempts, last_error, wait_timed_out
+       update_time_us, version, attempts, last_error, wait_timed_out, trace_context
 FROM lro_operations
 WHERE name IN (SELECT value FROM json_each(:names))
 
@@ -61,7 +61,7 @@ DELETE FROM lro_operations WHERE name = :name
 -- name: list_operations
 -- One keyset page; the filter comment below becomes the compiled filter (parameters only).
 SELECT name, operation, state, resume_point, resume_target, create_time_us,
-       update_time_us, version, attempts, last_error, wait_timed_out
+       update_time_us, version, attempts, last_error, wait_timed_out, trace_context
 FROM lro_operations
 WHERE collection = :collection
   AND (create_time_us, name) > (:after_time_us, :after_name)
