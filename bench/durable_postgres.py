@@ -13,10 +13,9 @@ the benchmark makes its own database there and drops it.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from bench._postgres import schema_url, scratch_database
@@ -27,33 +26,35 @@ from bench.durable_sqlite import (
     report_waiting_cost,
 )
 from lro._store.base import WakeupStore
-from lro._store.postgres import PostgresStore
+from lro._store.connectors.postgresql import PostgresConnector
+from lro._store.sql_store import SqlStore
 
 
 class _CountingConnection:
     """A connection that counts the statements sent through it."""
 
-    def __init__(self, connection: Any, store: CountingStore) -> None:
-        self._connection = connection
-        self._store = store
+    def __init__(self, connection: Any, counter: CountingConnector) -> None:
+        self.connection = connection
+        self._counter = counter
 
     def execute(self, *args: Any, **kwargs: Any) -> Any:
-        self._store.statements += 1
-        return self._connection.execute(*args, **kwargs)
+        self._counter.statements += 1
+        return self.connection.execute(*args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._connection, name)
+        return getattr(self.connection, name)
 
 
-class CountingStore(PostgresStore):
-    """A PostgreSQL store that counts the SQL statements it sends."""
+class CountingConnector(PostgresConnector):
+    """A PostgreSQL connector that counts the SQL statements it sends."""
 
     statements = 0
 
-    @contextlib.contextmanager
-    def _connection(self, action: str) -> Iterator[Any]:
-        with super()._connection(action) as connection:
-            yield _CountingConnection(connection, self)
+    def _checkout(self) -> Any:
+        return _CountingConnection(super()._checkout(), self)
+
+    def _checkin(self, connection: Any) -> None:
+        super()._checkin(connection.connection)
 
 
 def main() -> None:
@@ -63,8 +64,8 @@ def main() -> None:
         report_latencies(schema_url(database_url, "latency"), args)
 
         def counting(label: str) -> tuple[WakeupStore, Callable[[], int]]:
-            store = CountingStore(database_url, schema=f"{label}_{uuid.uuid4().hex[:8]}")
-            return store, lambda: store.statements
+            connector = CountingConnector(database_url, schema=f"{label}_{uuid.uuid4().hex[:8]}")
+            return SqlStore(connector), lambda: connector.statements
 
         report_waiting_cost(counting, args.waiting)
         report_throughput(

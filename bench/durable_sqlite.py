@@ -37,7 +37,8 @@ from lro._core import transitions
 from lro._core.names import new_name
 from lro._resume.plan import wakeup_store
 from lro._store.base import OperationRecord, WaitPlan, WakeupStore, now_us
-from lro._store.sqlite import SqliteStore
+from lro._store.connectors.sqlite import SqliteConnector
+from lro._store.sql_store import SqlStore
 from lro._store.urls import open_store
 
 BENCH = Path(__file__).resolve().parent
@@ -147,8 +148,8 @@ def _synchronous_parents(client: lro.Client, count: int, gap: float) -> list[flo
     return latencies
 
 
-class TracedStore(SqliteStore):
-    """A SQLite store that counts the SQL statements it runs."""
+class TracedConnector(SqliteConnector):
+    """A SQLite connector that counts the SQL statements it runs."""
 
     statements = 0
 
@@ -158,7 +159,7 @@ class TracedStore(SqliteStore):
         return connection
 
     def _count(self, _statement: str) -> None:
-        TracedStore.statements += 1
+        TracedConnector.statements += 1
 
 
 def waiting_cost(
@@ -293,9 +294,9 @@ def main() -> None:
         report_latencies(f"sqlite:///{workdir}/bench.db?synchronous={args.synchronous}", args)
 
         def traced(label: str) -> tuple[WakeupStore, Callable[[], int]]:
-            TracedStore.statements = 0
-            store = TracedStore(workdir / f"{label}.db", synchronous="OFF")
-            return store, lambda: TracedStore.statements
+            TracedConnector.statements = 0
+            store = SqlStore(TracedConnector(workdir / f"{label}.db", synchronous="OFF"))
+            return store, lambda: TracedConnector.statements
 
         report_waiting_cost(traced, args.waiting)
         report_throughput(

@@ -33,7 +33,7 @@ import lro
 from bench._postgres import schema_url, scratch_database
 from lro._core import transitions
 from lro._store.base import OperationRecord, now_us
-from lro._store.postgres import row_values
+from lro._store.mappings import column_values
 from lro._store.postgres_settings import parse_postgres_url
 from lro._store.queries import load_queries
 
@@ -75,12 +75,12 @@ def raw_lifecycles(url: str, count: int) -> Timing:
         for index in range(count):
             running = transitions.new_operation(f"operations/{uuid.uuid4()}")
             record = OperationRecord(running, create_time_us=now_us(), update_time_us=now_us())
-            connection.execute(QUERIES["insert_operation"], row_values(record))
+            connection.execute(QUERIES["insert_operation"], column_values(record))
             metadata = struct_pb2.Struct(fields={"i": struct_pb2.Value(number_value=index)})
             with_metadata = transitions.set_metadata(running, metadata)
             finished = transitions.finish(with_metadata, wrappers_pb2.Int32Value(value=index))
             for version, operation in enumerate((with_metadata, finished), start=1):
-                values = row_values(record.replace(operation=operation, version=version + 1))
+                values = column_values(record.replace(operation=operation, version=version + 1))
                 values.update(update_time_us=now_us(), expected_version=version)
                 connection.execute(QUERIES["update_operation"], values)
         return stopwatch.read()

@@ -28,8 +28,9 @@ from collections.abc import Iterator
 import lro
 from lro._core import transitions
 from lro._store.base import OperationRecord, Store
+from lro._store.mappings import column_values
 from lro._store.queries import load_queries
-from lro._store.sqlite import _row_values
+from lro._store.sql_store import SqlStore
 
 BATCH = 20_000
 BASE_TIME_US = 1_700_000_000_000_000
@@ -46,24 +47,19 @@ def _records(count: int) -> Iterator[OperationRecord]:
 
 def _stored_count(client: lro.Client) -> int:
     count = "SELECT count(*) AS n FROM lro_operations"
-    if isinstance(client.store, lro.SqliteStore):
-        with client.store._connection() as connection:
-            return int(connection.execute(count).fetchone()[0])
-    if type(client.store).__name__ == "PostgresStore":
-        with client.store._connection("count") as connection:  # type: ignore[attr-defined]
+    if isinstance(client.store, SqlStore):
+        with client.store.connector.connection() as connection:  # type: ignore[attr-defined]
             return int(connection.execute(count).fetchone()["n"])
     return -1
 
 
 def _copy_into_postgres(store: Store, count: int) -> None:
-    from lro._store.postgres import row_values
-
-    columns = list(row_values(next(_records(1))))
+    columns = list(column_values(next(_records(1))))
     copy = f"COPY lro_operations ({', '.join(columns)}) FROM STDIN"
-    with store._connection("load") as connection:  # type: ignore[attr-defined]
+    with store.connector.connection() as connection:  # type: ignore[attr-defined]
         with connection.cursor() as cursor, cursor.copy(copy) as rows:
             for record in _records(count):
-                rows.write_row(list(row_values(record).values()))
+                rows.write_row(list(column_values(record).values()))
         connection.commit()
         connection.execute("ANALYZE lro_operations")
         connection.commit()
@@ -75,14 +71,15 @@ def load(client: lro.Client, count: int) -> float:
     store: Store = client.store
     if isinstance(store, lro.SqliteStore):
         insert = load_queries("sqlite")["insert_operation"]
-        with store._connection() as connection:
+        connector = store.connector
+        with connector.connection() as connection:  # type: ignore[attr-defined]
             connection.execute("PRAGMA synchronous = OFF")
             records = _records(count)
-            while batch := [_row_values(r) for r in itertools.islice(records, BATCH)]:
+            while batch := [column_values(r) for r in itertools.islice(records, BATCH)]:
                 connection.execute("BEGIN")
                 connection.executemany(insert, batch)
                 connection.execute("COMMIT")
-            connection.execute(f"PRAGMA synchronous = {store.synchronous}")
+            connection.execute(f"PRAGMA synchronous = {connector.synchronous}")  # type: ignore[attr-defined]
             connection.execute("ANALYZE")
     elif type(store).__name__ == "PostgresStore":
         _copy_into_postgres(store, count)

@@ -31,13 +31,13 @@ from lro._resume.workflows import WorkflowsResumer
 from lro._runtime import CloudResumer
 from lro._store.base import OperationRecord, Store, WaitPlan, Wakeup, WakeupStore
 from lro._store.spanner_config import SpannerConfig
-from lro._store.sqlite import SqliteStore
+from lro._store.sql_store import SqliteStore
 from lro._unmarshal import unmarshal_operation
 from lro._wait import OperationsService
 
 if TYPE_CHECKING:
     from lro._resume.tasks import TasksResumer
-    from lro._store.postgres import PostgresStore
+    from lro._store.sql_store import PostgresStore
 
 OPERATION_COLUMN_NAME = "Operation"
 STATE_COLUMN_NAME = "State"
@@ -89,19 +89,20 @@ __all__ = [
 ]
 
 
+# Names that need an optional extra: (a module that imports it, the extra, the name's module).
 _OPTIONAL = {
-    "PostgresStore": ("lro._store.postgres", "postgres"),
-    "TasksResumer": ("lro._resume.tasks", "google-cloud"),
+    "PostgresStore": ("lro._store.connectors.postgresql", "postgres", "lro._store.sql_store"),
+    "TasksResumer": ("lro._resume.tasks", "google-cloud", "lro._resume.tasks"),
 }
 
 
 def __getattr__(name: str) -> Any:
     # Names that need an optional extra are imported on first use.
     if name in _OPTIONAL:
-        module_name, extra = _OPTIONAL[name]
+        needs, extra, home = _OPTIONAL[name]
         try:
-            module = importlib.import_module(module_name)
+            importlib.import_module(needs)
         except ImportError as exc:
             raise ImportError(f"lro.{name} needs: pip install 'lro[{extra}]' ({exc})") from exc
-        return getattr(module, name)
+        return getattr(importlib.import_module(home), name)
     raise AttributeError(f"module 'lro' has no attribute {name!r}")

@@ -145,7 +145,7 @@ def test_a_lost_listening_connection_is_logged_by_the_store(
 
     caplog.set_level(logging.INFO, logger="lro")
     with lro.Client(fresh_postgres_url(postgres_database_url), worker=False) as client:
-        listener = client.store._listener  # type: ignore[attr-defined]
+        listener = client.store.connector._listener  # type: ignore[attr-defined]
         first_pid = listener.backend_pid
         with psycopg.connect(postgres_database_url, autocommit=True) as admin:
             admin.execute("SELECT pg_terminate_backend(%s)", (first_pid,))

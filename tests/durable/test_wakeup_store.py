@@ -15,8 +15,9 @@ from lro._core import transitions
 from lro._core.names import new_name
 from lro._resume.plan import wakeup_store
 from lro._store.base import OperationRecord, StaleVersion, WaitPlan, Wakeup, WakeupStore
+from lro._store.connectors.sqlite import SqliteConnector
 from lro._store.spanner import SpannerStore
-from lro._store.sqlite import SqliteStore
+from lro._store.sql_store import SqlStore
 from lro._store.urls import open_store, spanner_config
 from tests.conftest import fresh_spanner_url
 from tests.durable.conftest import eventually
@@ -179,13 +180,13 @@ def test_postpone_release_and_failures(store: WakeupStore) -> None:
 def test_a_claim_is_one_statement_however_many_wait(tmp_path: Path) -> None:
     statements: list[str] = []
 
-    class TracedStore(SqliteStore):
+    class TracedConnector(SqliteConnector):
         def _connect(self) -> sqlite3.Connection:
             connection = super()._connect()
             connection.set_trace_callback(statements.append)
             return connection
 
-    store = TracedStore(tmp_path / "traced.db", synchronous="OFF")
+    store = SqlStore(TracedConnector(tmp_path / "traced.db", synchronous="OFF"))
     child, _ = _new(store, WaitPlan(target_kind="handler", target="h", sleep_us=10**9))
     for _ in range(300):
         _new(

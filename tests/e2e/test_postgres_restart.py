@@ -52,7 +52,7 @@ def test_operations_in_flight_survive_a_restart(server: PrivateServer) -> None:
         with pytest.raises(lro.Unavailable) as caught:
             caller.get_operation(parent.name)
         assert caught.value.code == code_pb2.UNAVAILABLE
-        assert f"127.0.0.1:{server.port}" in caught.value.message
+        assert str(server.port) not in caught.value.message  # the server goes to the log only
         with pytest.raises(lro.Unavailable):
             caller.new_operation()
 

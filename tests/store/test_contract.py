@@ -134,3 +134,34 @@ def test_a_failing_subscriber_harms_neither_the_write_nor_the_others(
     assert seen == ["operations/a"]
     assert store.get("operations/a").version == 1
     assert "subscriber bug" in caplog.text
+
+
+def test_a_waiter_that_subscribes_during_a_write_reads_it_or_hears_it(
+    client: lro.Client,
+) -> None:
+    """Subscribe-then-read against write-then-publish, raced: no change slips between."""
+    record = client.store.create(_record())
+    for round_ in range(30):
+        seen, heard, record = _subscribe_while_writing(client.store, record)
+        assert seen == record.version or heard, f"round {round_}: the change was missed"
+
+
+def _subscribe_while_writing(
+    store: lro.Store, record: OperationRecord
+) -> tuple[int, bool, OperationRecord]:
+    """(the version read after subscribing, whether the change was heard, the new record)."""
+    barrier = threading.Barrier(2)
+    heard = threading.Event()
+    written: list[OperationRecord] = []
+
+    def write() -> None:
+        barrier.wait()
+        written.append(store.update(record.replace(state=b"1"), record.version))
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    barrier.wait()
+    with store.changes.subscribe([record.name], lambda _name: heard.set()):
+        seen = store.get(record.name).version
+        writer.join(30)
+        return seen, heard.wait(10) if seen == record.version else False, written[0]

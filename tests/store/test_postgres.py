@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import resource
 import subprocess
@@ -22,9 +23,10 @@ from hypothesis import strategies as st
 import lro
 from lro._core import transitions
 from lro._store.base import OperationRecord
-from lro._store.postgres import PostgresStore, _lro_error
+from lro._store.connectors.postgresql import PostgresConnector, postgres_code
 from lro._store.postgres_settings import parse_postgres_url, redact
 from lro._store.queries import load_migrations
+from lro._store.sql_store import PostgresStore
 from lro._store.urls import open_store
 from tests.conftest import fresh_postgres_url, skip_or_fail
 from tests.store.test_sqlite import EXPECTED_COLUMNS
@@ -45,6 +47,18 @@ def store(url: str) -> Iterator[PostgresStore]:
     opened.close()
 
 
+def _connector(store: lro.Store) -> PostgresConnector:
+    assert isinstance(store, PostgresStore)
+    assert isinstance(store.connector, PostgresConnector)
+    return store.connector
+
+
+def _listener_pid(store: PostgresStore) -> int | None:
+    listener = _connector(store)._listener
+    assert listener is not None
+    return listener.backend_pid
+
+
 def _record(name: str) -> OperationRecord:
     return OperationRecord(operation=transitions.new_operation(name))
 
@@ -62,17 +76,18 @@ def test_migrations_build_the_schema_the_code_expects(
         postgres_database_url,
         "SELECT column_name FROM information_schema.columns"
         " WHERE table_schema = %s AND table_name = 'lro_operations' ORDER BY ordinal_position",
-        store.schema,
+        _connector(store).schema,
     )
     applied = _query(
-        postgres_database_url, f"SELECT number FROM {store.schema}.lro_migrations ORDER BY 1"
+        postgres_database_url,
+        f"SELECT number FROM {_connector(store).schema}.lro_migrations ORDER BY 1",
     )
     triggers = _query(
         postgres_database_url,
         "SELECT tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
         " JOIN pg_namespace n ON n.oid = c.relnamespace"
         " WHERE n.nspname = %s AND NOT t.tgisinternal",
-        store.schema,
+        _connector(store).schema,
     )
     # Migration 0002 adds the listing's collection, 0003 the resumer's columns, 0005 the
     # trace context.
@@ -153,13 +168,13 @@ def test_listener_reconnects_and_asks_waiters_to_read_again(
         changed.append(name)
         republished.set()
 
-    first_pid = store._listener.backend_pid
+    first_pid = _listener_pid(store)
     with store.changes.subscribe(["operations/watched"], hear):
         _query(postgres_database_url, "SELECT pg_terminate_backend(%s)", first_pid)
         # Nothing changed, but notifications may have been missed: waiters re-read.
         assert republished.wait(10)
         assert changed == ["operations/watched"]
-        assert store._listener.backend_pid not in (None, first_pid)
+        assert _listener_pid(store) not in (None, first_pid)
         republished.clear()
         with lro.Client(url) as other:
             other.store.create(_record("operations/watched"))
@@ -178,11 +193,11 @@ def test_store_calls_survive_lost_pooled_connections(
     ended = _query(
         postgres_database_url,
         f"SELECT pg_terminate_backend(pid) FROM ({others}) AS o",
-        store._listener.backend_pid,
+        _listener_pid(store),
     )
     assert ended
     for _ in range(100):  # until those server processes are gone
-        if not _query(postgres_database_url, others, store._listener.backend_pid):
+        if not _query(postgres_database_url, others, _listener_pid(store)):
             break
         time.sleep(0.05)
     assert store.get("operations/a").name == "operations/a"
@@ -218,19 +233,29 @@ def test_bad_urls_are_invalid_argument_without_the_password(url: str) -> None:
     assert "secret" not in str(caught.value)
 
 
-def test_unreachable_server_is_unavailable_without_the_password() -> None:
-    with pytest.raises(lro.Unavailable) as caught:
+def test_unreachable_server_is_unavailable_the_cause_only_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with (
+        caplog.at_level(logging.WARNING, logger="lro.store"),
+        pytest.raises(lro.Unavailable) as caught,
+    ):
         open_store("postgresql://postgres:secret@127.0.0.1:1/postgres")
     message = str(caught.value)
+    assert "127.0.0.1" not in message
     assert "secret" not in message
-    assert "127.0.0.1" in message
-    assert "refused" in message.lower()
+    assert "127.0.0.1" in caplog.text
+    assert "refused" in caplog.text.lower()
+    assert "secret" not in caplog.text
 
 
-def test_wrong_database_names_the_problem(postgres_database_url: str) -> None:
+def test_wrong_database_is_named_in_the_log(
+    postgres_database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     base = postgres_database_url.rsplit("/", 1)[0]
-    with pytest.raises(lro.Unavailable, match="lro_no_such_database"):
+    with caplog.at_level(logging.WARNING, logger="lro.store"), pytest.raises(lro.Unavailable):
         open_store(f"{base}/lro_no_such_database")
+    assert "lro_no_such_database" in caplog.text
 
 
 def test_repr_and_messages_hide_the_password(postgres_database_url: str) -> None:
@@ -262,17 +287,20 @@ def test_closed_store_is_unavailable(store: PostgresStore) -> None:
         (psycopg.errors.TooManyConnections("x"), code_pb2.UNAVAILABLE),
         (psycopg.OperationalError("x"), code_pb2.UNAVAILABLE),
         (psycopg.errors.InsufficientPrivilege("x"), code_pb2.PERMISSION_DENIED),
+        (psycopg.errors.CannotConnectNow("x"), code_pb2.UNAVAILABLE),
+        (psycopg.errors.UniqueViolation("x"), code_pb2.ALREADY_EXISTS),
+        (psycopg.errors.DataCorrupted("x"), code_pb2.DATA_LOSS),
+        (psycopg.errors.InvalidTextRepresentation("x"), code_pb2.INVALID_ARGUMENT),
+        (psycopg.errors.InvalidPassword("x"), code_pb2.UNAUTHENTICATED),
         (psycopg.errors.UndefinedTable("x"), code_pb2.INTERNAL),
     ],
 )
 def test_driver_errors_map_by_sqlstate(error: psycopg.Error, code: int) -> None:
-    mapped = _lro_error(error, "context", "postgresql://u:pw@h/d")
-    assert mapped.code == code
-    assert mapped.message == "context: x"
+    assert postgres_code(error) == code
 
 
 def test_without_the_driver_the_url_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "lro._store.postgres", None)
+    monkeypatch.setitem(sys.modules, "lro._store.connectors.postgresql", None)
     with pytest.raises(lro.FailedPrecondition, match=r"lro\[postgres\]"):
         open_store("postgresql://postgres@127.0.0.1/postgres")
 
@@ -304,7 +332,7 @@ def test_a_call_that_finds_no_free_connection_is_unavailable(postgres_database_u
     assert isinstance(store, PostgresStore)
     try:
         with (
-            store._connection("holding the only connection"),
+            _connector(store).connection(),
             pytest.raises(lro.Unavailable, match=r"no free connection within 0\.5s"),
         ):
             store.get("operations/a")

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
 import lro
 from lro._core import transitions
+from lro._store.connectors.sqlite import SqliteConnector
 from lro._store.queries import load_migrations
-from lro._store.sqlite import SqliteStore
+from lro._store.sql_store import SqliteStore
 from lro._store.urls import open_store
 
 EXPECTED_COLUMNS = [
@@ -54,7 +57,7 @@ def test_opening_twice_applies_migrations_once(tmp_path: Path) -> None:
 def test_wal_and_synchronous(tmp_path: Path, option: str, level: int) -> None:
     store = open_store(f"sqlite:///{tmp_path}/a.db{option}")
     assert isinstance(store, SqliteStore)
-    with store._connection() as connection:
+    with store.connector.connection() as connection:  # type: ignore[attr-defined]
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert connection.execute("PRAGMA synchronous").fetchone()[0] == level
     store.close()
@@ -79,9 +82,16 @@ def test_bad_urls_are_invalid_argument(url: str) -> None:
     assert "secret" not in str(caught.value)
 
 
-def test_unopenable_file_is_unavailable(tmp_path: Path) -> None:
-    with pytest.raises(lro.Unavailable, match="no-such-dir"):
+def test_unopenable_file_is_unavailable_and_the_path_only_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with (
+        caplog.at_level(logging.WARNING, logger="lro.store"),
+        pytest.raises(lro.Unavailable) as caught,
+    ):
         SqliteStore(tmp_path / "no-such-dir" / "a.db")
+    assert "no-such-dir" not in caught.value.message
+    assert "no-such-dir" in caplog.text
 
 
 def test_closed_store_is_unavailable(tmp_path: Path) -> None:
@@ -120,9 +130,69 @@ def test_changes_by_another_connection_wake_watchers(tmp_path: Path) -> None:
 def test_watching_can_be_turned_off(tmp_path: Path) -> None:
     store = open_store(f"sqlite:///{tmp_path}/a.db?change_poll_ms=0")
     assert isinstance(store, SqliteStore)
-    assert store._watcher is None
+    assert store.connector._watcher is None  # type: ignore[attr-defined]
     store.close()
 
 
 def _record(name: str) -> lro.OperationRecord:
     return lro.OperationRecord(operation=transitions.new_operation(name))
+
+
+def test_more_callers_than_connections_all_get_one(tmp_path: Path) -> None:
+    """Twelve threads race for a pool of two: each call waits for a returned connection,
+    none is lost, and no more than two are ever opened."""
+    store = SqliteStore(tmp_path / "a.db", synchronous="OFF", max_connections=2)
+    connector = store.connector
+    assert isinstance(connector, SqliteConnector)
+    threads, rounds = 12, 30
+    barrier = threading.Barrier(threads)
+    failures: list[BaseException] = []
+
+    def race(index: int) -> None:
+        try:
+            barrier.wait()
+            for round_ in range(rounds):
+                record = store.create(_record(f"operations/{index}-{round_}"))
+                store.update(record.replace(state=b"1"), expected_version=1)
+                assert len(connector._opened) <= 2
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+
+    workers = [threading.Thread(target=race, args=(i,)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    deadline = time.monotonic() + 60
+    for worker in workers:
+        worker.join(max(0.0, deadline - time.monotonic()))
+    try:
+        assert not any(worker.is_alive() for worker in workers)  # no waiter left behind
+        assert failures == []
+        found = store.get_many(
+            [f"operations/{i}-{r}" for i in range(threads) for r in range(rounds)]
+        )
+        assert len(found) == threads * rounds
+        assert all(record.version == 2 for record in found.values())
+    finally:
+        store.close()
+
+
+def test_a_closed_store_wakes_the_callers_waiting_for_a_connection(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "a.db", max_connections=1)
+    connector = store.connector
+    assert isinstance(connector, SqliteConnector)
+    outcome: list[BaseException] = []
+    with connector.connection():  # the only connection, held
+        waiting = threading.Thread(target=lambda: _get_into(store, outcome))
+        waiting.start()
+        time.sleep(0.2)  # long enough to be waiting; the outcome is the same either way
+        store.close()
+        waiting.join(10)
+    assert not waiting.is_alive()
+    assert [type(error) for error in outcome] == [lro.Unavailable]
+
+
+def _get_into(store: lro.Store, outcome: list[BaseException]) -> None:
+    try:
+        store.get("operations/a")
+    except BaseException as exc:  # reported by the test
+        outcome.append(exc)

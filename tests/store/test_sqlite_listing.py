@@ -8,8 +8,12 @@ from pathlib import Path
 import lro
 from lro._core import transitions
 from lro._store.base import OperationRecord
+from lro._store.connectors.base import query_texts
+from lro._store.connectors.sqlite import SqliteConnector
+from lro._store.mappings import column_values
 from lro._store.queries import load_migrations
-from lro._store.sqlite import _QUERIES, _row_values
+
+QUERIES = query_texts("sqlite")
 
 
 def test_a_database_from_before_listing_is_upgraded(tmp_path: Path) -> None:
@@ -17,14 +21,17 @@ def test_a_database_from_before_listing_is_upgraded(tmp_path: Path) -> None:
     connection = sqlite3.connect(path)
     number, file_name, sql = load_migrations("sqlite")[0]
     connection.executescript(sql)
-    connection.execute(_QUERIES["create_migrations_table"])
-    connection.execute(_QUERIES["record_migration"], (number, file_name, 0))
+    connection.execute(QUERIES["create_migrations_table"])
+    connection.execute(
+        QUERIES["record_migration"],
+        {"number": number, "file_name": file_name, "applied_time_us": 0},
+    )
     names = ["operations/a", "projects/p/operations/b", "projects/p/l/q/operations/c"]
     for index, name in enumerate(names):
         record = OperationRecord(
             transitions.new_operation(name), create_time_us=index, update_time_us=index
         )
-        values = _row_values(record)
+        values = column_values(record)
         columns = [
             c
             for c in values
@@ -44,12 +51,12 @@ def test_a_database_from_before_listing_is_upgraded(tmp_path: Path) -> None:
 
 
 def test_pages_are_read_from_the_collection_index(tmp_path: Path) -> None:
-    store = lro.SqliteStore(tmp_path / "plan.db")
-    sql = _QUERIES["list_operations"].replace("/*filter*/", "(done = :f0)")
+    connector = SqliteConnector(tmp_path / "plan.db")
+    sql = QUERIES["list_operations"].replace("/*filter*/", "(done = :f0)")
     params = {"collection": "operations", "after_time_us": 5, "after_name": "", "limit": 3}
-    with store._connection() as connection:
+    with connector.connection() as connection:
         plan = connection.execute(f"EXPLAIN QUERY PLAN {sql}", {**params, "f0": 0}).fetchall()
-    store.close()
+    connector.close()
     details = " ".join(str(row["detail"]) for row in plan)
     assert "USING INDEX lro_operations_by_collection" in details
     assert "(create_time_us,name)>(?,?)" in details

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import operator
 import time
 from collections.abc import Callable, Collection, Iterator
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 import google.longrunning.operations_proto_pb2 as operations_pb2
 
@@ -71,54 +72,18 @@ class OperationRecord:
         return type_name(self.operation.metadata)
 
     def replace(self, **changes: object) -> OperationRecord:
-        """A copy with ``changes``."""
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+        """A copy with ``changes``, as ``dataclasses.replace`` gives (each write makes a
+        few, so this copies the fields without the frozen ``__init__``'s cost)."""
+        copy = object.__new__(OperationRecord)
+        for field, value in zip(_RECORD_FIELDS, _record_values(self), strict=False):
+            object.__setattr__(copy, field, value)
+        for field, value in changes.items():
+            object.__setattr__(copy, field, value)  # AttributeError for an unknown field
+        return copy
 
 
-class ColumnRow(Protocol):
-    """A row read by column name (``sqlite3.Row``, a psycopg dict row)."""
-
-    def __getitem__(self, column: str, /) -> Any: ...
-
-
-def record_from_columns(row: ColumnRow) -> OperationRecord:
-    """The record in a row of lro's operations table (the inverse of ``column_values``)."""
-    state = row["state"]
-    return OperationRecord(
-        operation=operations_pb2.Operation.FromString(bytes(row["operation"])),
-        state=bytes(state) if state is not None else None,
-        resume_point=str(row["resume_point"]),
-        resume_target=str(row["resume_target"]),
-        version=int(row["version"]),
-        create_time_us=int(row["create_time_us"]),
-        update_time_us=int(row["update_time_us"]),
-        attempts=int(row["attempts"]),
-        last_error=str(row["last_error"]),
-        wait_timed_out=bool(row["wait_timed_out"]),
-        trace_context=str(row["trace_context"]),
-    )
-
-
-def column_values(record: OperationRecord) -> dict[str, object]:
-    """The columns of lro's operations table that store ``record``, by name (the same
-    on SQLite and PostgreSQL; ``collection`` is computed by the database)."""
-    return {
-        "name": record.name,
-        "operation": record.operation.SerializeToString(deterministic=True),
-        "done": record.done,
-        "error_code": record.error_code,
-        "metadata_type": record.metadata_type,
-        "state": record.state,
-        "resume_point": record.resume_point,
-        "resume_target": record.resume_target,
-        "create_time_us": record.create_time_us,
-        "update_time_us": record.update_time_us,
-        "version": record.version,
-        "attempts": record.attempts,
-        "last_error": record.last_error,
-        "wait_timed_out": record.wait_timed_out,
-        "trace_context": record.trace_context,
-    }
+_RECORD_FIELDS = tuple(field.name for field in dataclasses.fields(OperationRecord))
+_record_values = operator.attrgetter(*_RECORD_FIELDS)
 
 
 def now_us() -> int:

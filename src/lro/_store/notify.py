@@ -78,6 +78,10 @@ class ChangeHub:
 
     def publish(self, name: str) -> None:
         """Tell the subscribers of ``name`` (and of everything) that it changed."""
+        if not self._by_name:
+            # Nobody waits (read without the lock: one who subscribes from now on reads
+            # the store after subscribing, and so sees the change published here).
+            return
         with self._lock:
             callbacks = list(self._by_name.get(name, {}).values())
             if name != EVERYTHING:

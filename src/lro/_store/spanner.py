@@ -16,10 +16,12 @@ from google.api_core import exceptions as api_exceptions
 from google.api_core import retry as api_retry
 from google.cloud import spanner
 from google.cloud.spanner_v1 import KeySet, param_types
+from google.rpc import code_pb2
 
-from lro._core.errors import AlreadyExists, InvalidArgument, NotFound, Unavailable
+from lro._core.errors import AlreadyExists, Error, InvalidArgument, NotFound
 from lro._core.listing import ListQuery
 from lro._store.base import OperationRecord, StaleVersion, now_us
+from lro._store.driver_errors import store_error
 from lro._store.notify import ChangeHub
 from lro._store.queries import load_migrations, load_queries
 from lro._store.spanner_config import SpannerConfig
@@ -37,12 +39,24 @@ from lro._store.spanner_watch import DEFAULT_CHANGE_POLL_INTERVAL, VersionPoller
 _QUERIES = load_queries("spanner")
 PAGE_TOKEN_KEY_SETTING = "page_token_key"  # noqa: S105 (a setting name, not a secret)
 MAX_ABORTED_RETRIES = 50
-_UNAVAILABLE = (
-    api_exceptions.RetryError,
-    api_exceptions.ServiceUnavailable,
-    api_exceptions.DeadlineExceeded,
-    api_exceptions.InternalServerError,
-)
+# By google-api-core's exception class (the nearest in the class's MRO wins).
+_CODES: dict[type[Exception], int] = {
+    api_exceptions.ServiceUnavailable: code_pb2.UNAVAILABLE,
+    api_exceptions.DeadlineExceeded: code_pb2.UNAVAILABLE,
+    api_exceptions.InternalServerError: code_pb2.UNAVAILABLE,
+    api_exceptions.RetryError: code_pb2.UNAVAILABLE,
+    api_exceptions.Aborted: code_pb2.ABORTED,
+    api_exceptions.AlreadyExists: code_pb2.ALREADY_EXISTS,
+    api_exceptions.Cancelled: code_pb2.CANCELLED,
+    api_exceptions.DataLoss: code_pb2.DATA_LOSS,
+    api_exceptions.FailedPrecondition: code_pb2.FAILED_PRECONDITION,
+    api_exceptions.NotFound: code_pb2.FAILED_PRECONDITION,  # a database or table
+    api_exceptions.InvalidArgument: code_pb2.INVALID_ARGUMENT,
+    api_exceptions.OutOfRange: code_pb2.INVALID_ARGUMENT,
+    api_exceptions.PermissionDenied: code_pb2.PERMISSION_DENIED,
+    api_exceptions.Unauthenticated: code_pb2.UNAUTHENTICATED,
+    api_exceptions.ResourceExhausted: code_pb2.RESOURCE_EXHAUSTED,
+}
 
 # A read during an outage fails soon, as on the other backends: the client library
 # would retry an unreachable server without end, and wait for a stopped one an hour.
@@ -55,13 +69,12 @@ READ_RETRY = api_retry.Retry(
 READ_TIMEOUT = 5.0
 
 
-@contextlib.contextmanager
-def _mapped_errors(where: str) -> Iterator[None]:
-    """Turn transient Spanner failures into ``lro.Unavailable``, by exception class."""
-    try:
-        yield
-    except _UNAVAILABLE as exc:
-        raise Unavailable(f"Spanner {where}: {exc.message}") from exc
+def spanner_code(exc: api_exceptions.GoogleAPIError) -> int:
+    """The ``google.rpc.Code`` of a Spanner client error, by its exception class."""
+    for cls in type(exc).__mro__:
+        if cls in _CODES:
+            return _CODES[cls]
+    return code_pb2.INTERNAL
 
 
 class SpannerStore(SpannerWakeups):
@@ -95,7 +108,7 @@ class SpannerStore(SpannerWakeups):
         self._client = client or spanner.Client(project=config.project)
         instance = self._client.instance(config.instance)
         self._database = instance.database(config.database, database_role=config.database_role)
-        with _mapped_errors(self._where):
+        with self._translated("open"):
             self._layout = self._open_layout()
         self._poller = (
             VersionPoller(self._versions, self.changes, change_poll_interval)
@@ -153,11 +166,12 @@ class SpannerStore(SpannerWakeups):
         stored = record.replace(create_time_us=time_us, update_time_us=time_us, version=1)
         stored = stored.replace(version=self._layout.next_version(stored, 0))
         layout = self._layout
-        try:
-            with _mapped_errors(self._where), self._database.batch() as batch:
-                batch.insert(layout.table, layout.write_columns, [layout.row_values(stored)])
-        except api_exceptions.AlreadyExists as exc:
-            raise AlreadyExists(f"operation {record.name!r} exists already") from exc
+        with self._translated("create"):
+            try:
+                with self._database.batch() as batch:
+                    batch.insert(layout.table, layout.write_columns, [layout.row_values(stored)])
+            except api_exceptions.AlreadyExists as exc:
+                raise AlreadyExists(f"operation {record.name!r} exists already") from exc
         self.changes.publish(record.name)
         return stored
 
@@ -173,7 +187,7 @@ class SpannerStore(SpannerWakeups):
         if not names:
             return {}
         layout = self._layout
-        with _mapped_errors(self._where), self._database.snapshot() as snapshot:
+        with self._translated("read"), self._database.snapshot() as snapshot:
             rows = snapshot.read(
                 layout.table,
                 layout.read_columns,
@@ -223,20 +237,22 @@ class SpannerStore(SpannerWakeups):
         """
         for attempt in itertools.count():
             try:
-                with _mapped_errors(self._where), self._transaction_lock:
+                with self._transaction_lock:
                     return self._database.run_in_transaction(work)
-            except api_exceptions.Aborted:
+            except api_exceptions.Aborted as exc:
                 if attempt >= MAX_ABORTED_RETRIES:
-                    raise Unavailable(f"Spanner {self._where}: transaction aborted") from None
+                    raise self._error(exc, "transaction", code_pb2.UNAVAILABLE) from exc
                 time.sleep(random.uniform(0, min(0.5, 0.01 * 2**attempt)))  # noqa: S311
+            except api_exceptions.GoogleAPIError as exc:
+                raise self._error(exc, "transaction") from exc
         raise AssertionError("unreachable")
 
     def _snapshot_read(self, table: str, columns: list[str], keys: KeySet) -> list[Any]:
-        with _mapped_errors(self._where), self._database.snapshot() as snapshot:
+        with self._translated("read"), self._database.snapshot() as snapshot:
             return list(snapshot.read(table, columns, keys, retry=READ_RETRY, timeout=READ_TIMEOUT))
 
     def _snapshot_query(self, sql: str, params: dict[str, Any], types: dict[str, Any]) -> list[Any]:
-        with _mapped_errors(self._where), self._database.snapshot() as snapshot:
+        with self._translated("query"), self._database.snapshot() as snapshot:
             return list(snapshot.execute_sql(sql, params=params, param_types=types))
 
     def _read_in(self, transaction: Any, name: str) -> OperationRecord:
@@ -253,14 +269,15 @@ class SpannerStore(SpannerWakeups):
             with self._database.snapshot() as snapshot:
                 return list(snapshot.execute_sql(sql, params=params))
 
-        with _mapped_errors(self._where):
+        with self._translated("list"):
             return list_page(self._layout, query, run)
 
     def page_token_key(self) -> bytes:
         """The key that signs page tokens: made once, kept in ``lro_settings``."""
         if self._page_token_key is None:
-            if not self._table_columns("lro_settings"):  # a Go package's database
-                self._apply_ddl([_QUERIES["create_settings_table"]])
+            with self._translated("settings"):
+                if not self._table_columns("lro_settings"):  # a Go package's database
+                    self._apply_ddl([_QUERIES["create_settings_table"]])
             self._page_token_key = self._setting(PAGE_TOKEN_KEY_SETTING, secrets.token_bytes(32))
         return self._page_token_key
 
@@ -274,7 +291,7 @@ class SpannerStore(SpannerWakeups):
             transaction.insert("lro_settings", ["name", "value"], [(name, to_bytes_value(default))])
             return default
 
-        with _mapped_errors(self._where), self._transaction_lock:
+        with self._translated("settings"), self._transaction_lock:
             return bytes(self._database.run_in_transaction(read_or_insert))
 
     def close(self) -> None:
@@ -287,6 +304,20 @@ class SpannerStore(SpannerWakeups):
 
     def __repr__(self) -> str:
         return f"SpannerStore({self._where}/databases/{self.config.database})"
+
+    @contextlib.contextmanager
+    def _translated(self, action: str) -> Iterator[None]:
+        """Spanner client errors raised in the block become ``lro.Error``."""
+        try:
+            yield
+        except api_exceptions.GoogleAPIError as exc:
+            raise self._error(exc, action) from exc
+
+    def _error(
+        self, exc: api_exceptions.GoogleAPIError, action: str, code: int | None = None
+    ) -> Error:
+        where = f"Spanner {self._where}/databases/{self.config.database}"
+        return store_error(spanner_code(exc) if code is None else code, where, action, str(exc))
 
 
 def _keys(names: Collection[str]) -> KeySet:

@@ -13,6 +13,12 @@ import google.longrunning.operations_proto_pb2 as operations_pb2
 
 from lro._core.errors import InvalidArgument
 from lro._store.base import OperationRecord
+from lro._store.mappings import (
+    OPERATION_READ_COLUMNS,
+    OPERATION_WRITE_COLUMNS,
+    column_values,
+    record_from_columns,
+)
 
 OWN_TABLE = "lro_operations"
 GO_REQUIRED_COLUMNS = ("key", "Operation", "State", "ResumePoint")
@@ -62,58 +68,22 @@ class OwnLayout:
 
     def __init__(self) -> None:
         self.table = OWN_TABLE
-        self.read_columns = [
-            "name",
-            "operation",
-            "state",
-            "resume_point",
-            "resume_target",
-            "create_time_us",
-            "update_time_us",
-            "version",
-            "attempts",
-            "last_error",
-            "wait_timed_out",
-            "trace_context",
-        ]
-        self.write_columns = [*self.read_columns, "done", "error_code", "metadata_type"]
+        self.read_columns = list(OPERATION_READ_COLUMNS)
+        self.write_columns = list(OPERATION_WRITE_COLUMNS)
 
     def record_from_row(self, row: Sequence[Any]) -> OperationRecord:
         """The record in a row read with ``read_columns``."""
-        operation = operations_pb2.Operation.FromString(from_bytes_value(row[1]) or b"")
-        return OperationRecord(
-            operation=operation,
-            state=from_bytes_value(row[2]),
-            resume_point=row[3],
-            resume_target=row[4],
-            create_time_us=row[5],
-            update_time_us=row[6],
-            version=row[7],
-            attempts=row[8],
-            last_error=row[9],
-            wait_timed_out=row[10],
-            trace_context=row[11],
-        )
+        values = dict(zip(self.read_columns, row, strict=True))
+        values["operation"] = from_bytes_value(values["operation"]) or b""
+        values["state"] = from_bytes_value(values["state"])
+        return record_from_columns(values)
 
     def row_values(self, record: OperationRecord) -> list[Any]:
         """The values for ``write_columns``."""
-        return [
-            record.name,
-            to_bytes_value(record.operation.SerializeToString(deterministic=True)),
-            to_bytes_value(record.state),
-            record.resume_point,
-            record.resume_target,
-            record.create_time_us,
-            record.update_time_us,
-            record.version,
-            record.attempts,
-            record.last_error,
-            record.wait_timed_out,
-            record.trace_context,
-            record.done,
-            record.error_code,
-            record.metadata_type,
-        ]
+        values = column_values(record)
+        values["operation"] = to_bytes_value(values["operation"])
+        values["state"] = to_bytes_value(values["state"])
+        return [values[column] for column in self.write_columns]
 
     def next_version(self, record: OperationRecord, expected_version: int) -> int:
         """Versions count writes."""

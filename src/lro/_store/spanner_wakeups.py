@@ -21,10 +21,17 @@ from lro._store.base import (
     UNSERVED_HANDLERS_LIMIT,
     OperationRecord,
     StaleVersion,
-    TargetKind,
     WaitPlan,
     Wakeup,
     now_us,
+)
+from lro._store.mappings import (
+    WAKEUP_COLUMNS,
+    local_children,
+    planned_wakeup,
+    stamped,
+    wakeup_from_columns,
+    wakeup_values,
 )
 from lro._store.queries import load_queries
 from lro._store.spanner_layouts import OWN_TABLE, Layout, OwnLayout
@@ -35,24 +42,6 @@ if TYPE_CHECKING:
 _WAKEUPS = load_queries("spanner", "wakeups.sql")
 WAKEUPS_TABLE = "lro_wakeups"
 CHILDREN_TABLE = "lro_wakeup_children"
-WAKEUP_COLUMNS = [
-    "name",
-    "target_kind",
-    "target",
-    "due_time_us",
-    "deadline_us",
-    "poll_frequency_us",
-    "children",
-    "child_endpoint",
-    "target_endpoint",
-    "pinned_to",
-    "schedule_time_us",
-    "ready_time_us",
-    "lease_owner",
-    "lease_token",
-    "lease_expires_us",
-    "claims",
-]
 _LEASE_COLUMNS = ["name", "lease_owner", "lease_token", "lease_expires_us", "claims"]
 _STRINGS = param_types.Array(param_types.STRING)  # type: ignore[no-untyped-call]
 _KEY_TYPES = {"name": param_types.STRING, "lease_token": param_types.STRING}
@@ -94,16 +83,13 @@ class SpannerWakeups:
         """Write ``record`` and its wake-up in one transaction."""
         self._require_wakeups()
         time_us = now_us()
-        if expected_version is None:
-            stored = record.replace(version=1, create_time_us=time_us, update_time_us=time_us)
-        else:
-            stored = record.replace(version=expected_version + 1, update_time_us=time_us)
-        local_children = _unique(plan.children) if not plan.child_endpoint else []
+        stored = stamped(record, expected_version, time_us)
+        children_here = local_children(plan)
 
         def write(transaction: Any) -> Wakeup:
             self._write_record_in(transaction, stored, expected_version)
-            wakeup = _planned_wakeup(record.name, plan, time_us)
-            if local_children and _running_children(transaction, local_children):
+            wakeup = planned_wakeup(record.name, plan, time_us)
+            if children_here and _running_children(transaction, children_here):
                 # due at the deadline, unless the last child finishes first
                 wakeup = _with(wakeup, due_time_us=wakeup.deadline_us)
             previous = _read_wakeup(transaction, record.name)
@@ -111,8 +97,8 @@ class SpannerWakeups:
                 _forget_children(transaction, previous)
                 wakeup = _with(wakeup, claims=previous.claims)
             transaction.insert_or_update(WAKEUPS_TABLE, WAKEUP_COLUMNS, [_wakeup_values(wakeup)])
-            if local_children:
-                rows = [(child, record.name) for child in local_children]
+            if children_here:
+                rows = [(child, record.name) for child in children_here]
                 transaction.insert_or_update(CHILDREN_TABLE, ["child", "parent"], rows)
             return wakeup
 
@@ -292,7 +278,7 @@ class SpannerWakeups:
         """The pending wake-up of operation ``name``, if any."""
         if self.wakeups_refused:
             return None
-        rows = self._snapshot_read(WAKEUPS_TABLE, WAKEUP_COLUMNS, _keys([name]))
+        rows = self._snapshot_read(WAKEUPS_TABLE, list(WAKEUP_COLUMNS), _keys([name]))
         return _wakeup_from_row(rows[0]) if rows else None
 
     def unserved_handlers(self, handlers: Collection[str], overdue_us: int) -> set[str]:
@@ -401,52 +387,14 @@ def _with(wakeup: Wakeup, **changes: Any) -> Wakeup:
     return dataclasses.replace(wakeup, **changes)
 
 
-def _planned_wakeup(name: str, plan: WaitPlan, time_us: int) -> Wakeup:
-    ready_time_us = time_us + plan.sleep_us
-    return Wakeup(
-        name=name,
-        target_kind=plan.target_kind,
-        target=plan.target,
-        due_time_us=ready_time_us,
-        deadline_us=ready_time_us + plan.timeout_us,
-        poll_frequency_us=plan.poll_frequency_us,
-        children=tuple(plan.children),
-        child_endpoint=plan.child_endpoint,
-        target_endpoint=plan.target_endpoint,
-        pinned_to=plan.pinned_to,
-        schedule_time_us=time_us,
-        ready_time_us=ready_time_us,
-    )
-
-
 def _lease_values(wakeup: Wakeup) -> list[Any]:
     return [getattr(wakeup, column) for column in _LEASE_COLUMNS]
 
 
 def _wakeup_values(wakeup: Wakeup) -> list[Any]:
-    return [
-        list(value) if isinstance(value, tuple) else value
-        for value in (getattr(wakeup, column) for column in WAKEUP_COLUMNS)
-    ]
+    values = wakeup_values(wakeup)
+    return [values[column] for column in WAKEUP_COLUMNS]
 
 
 def _wakeup_from_row(row: Sequence[Any]) -> Wakeup:
-    values = dict(zip(WAKEUP_COLUMNS, row, strict=True))
-    return Wakeup(
-        name=str(values["name"]),
-        target_kind=cast(TargetKind, str(values["target_kind"])),
-        target=str(values["target"]),
-        due_time_us=int(values["due_time_us"]),
-        deadline_us=int(values["deadline_us"]),
-        poll_frequency_us=int(values["poll_frequency_us"]),
-        children=tuple(values["children"] or ()),
-        child_endpoint=str(values["child_endpoint"]),
-        target_endpoint=str(values["target_endpoint"]),
-        pinned_to=str(values["pinned_to"]),
-        schedule_time_us=int(values["schedule_time_us"]),
-        ready_time_us=int(values["ready_time_us"]),
-        lease_owner=str(values["lease_owner"]),
-        lease_token=str(values["lease_token"]),
-        lease_expires_us=int(values["lease_expires_us"]),
-        claims=int(values["claims"]),
-    )
+    return wakeup_from_columns(dict(zip(WAKEUP_COLUMNS, row, strict=True)))

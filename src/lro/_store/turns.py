@@ -9,9 +9,7 @@ other processes.
 from __future__ import annotations
 
 import collections
-import contextlib
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 
@@ -50,19 +48,32 @@ _registry: dict[tuple[int, str], Turns] = {}
 _registry_lock = threading.Lock()
 
 
-@contextlib.contextmanager
-def write_turn(store: object, name: str) -> Iterator[Turns]:
-    """Wait for the turn of this thread to write operation ``name`` of ``store``."""
-    key = (id(store), name)
-    with _registry_lock:
-        turns = _registry.setdefault(key, Turns())
-        turns.users += 1
-    turns.acquire()
-    try:
-        yield turns
-    finally:
+class write_turn:  # noqa: N801 (used as a function: ``with write_turn(store, name)``)
+    """Wait for the turn of this thread to write operation ``name`` of ``store``.
+
+    A class rather than a generator: every update goes through it, and this way the
+    turn costs half as much.
+    """
+
+    __slots__ = ("_key", "_turns")
+
+    def __init__(self, store: object, name: str) -> None:
+        self._key = (id(store), name)
+
+    def __enter__(self) -> Turns:
+        with _registry_lock:
+            turns = _registry.get(self._key)
+            if turns is None:
+                turns = _registry[self._key] = Turns()
+            turns.users += 1
+        self._turns = turns
+        turns.acquire()
+        return turns
+
+    def __exit__(self, *exc_info: object) -> None:
+        turns = self._turns
         turns.release()
         with _registry_lock:
             turns.users -= 1
             if turns.users == 0:
-                del _registry[key]
+                del _registry[self._key]

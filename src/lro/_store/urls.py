@@ -9,7 +9,7 @@ from lro._core.errors import FailedPrecondition, InvalidArgument
 from lro._store.base import Store
 from lro._store.postgres_settings import SCHEMES, parse_postgres_url, redact
 from lro._store.spanner_config import SpannerConfig
-from lro._store.sqlite import SqliteStore
+from lro._store.sql_store import PostgresStore, SqliteStore
 from lro._store.sqlite_watch import DEFAULT_CHANGE_POLL_INTERVAL
 
 DATABASE_URL_ENV = "LRO_DATABASE_URL"
@@ -97,7 +97,7 @@ def _open_sqlite(url: str, host: str, path: str, query: str) -> SqliteStore:
 def _open_postgres(url: str) -> Store:
     settings = parse_postgres_url(url)
     try:
-        from lro._store.postgres import PostgresStore
+        import lro._store.connectors.postgresql  # noqa: F401 (the postgres extra)
     except ImportError as exc:
         raise FailedPrecondition(
             f"PostgreSQL needs the driver: pip install 'lro[postgres]' ({exc})"

@@ -1,0 +1,1 @@
+"""Connectors: what the SQL store needs of each database (SQLite, PostgreSQL)."""

@@ -1,0 +1,238 @@
+"""The SQLite connector: one file in WAL mode, a small pool of connections, one writer.
+
+Write transactions begin IMMEDIATE, taking SQLite's one write lock at once, so what a
+transaction reads stays true until it commits (what ``FOR UPDATE`` does elsewhere).
+Other processes' commits are seen by polling ``PRAGMA data_version``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from google.rpc import code_pb2
+
+from lro._core.errors import Error, InvalidArgument, Unavailable
+from lro._core.filters import OPERATION_COLUMNS, SqlDialect
+from lro._store.base import now_us
+from lro._store.connectors.base import Dialect, DriverQueries, query_texts
+from lro._store.driver_errors import store_error
+from lro._store.notify import ChangeHub
+from lro._store.queries import load_migrations
+from lro._store.sqlite_watch import DEFAULT_CHANGE_POLL_INTERVAL, DataVersionWatcher
+
+SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+
+def _names_as_json(names: Sequence[str]) -> str:
+    return json.dumps(list(names))
+
+
+SQLITE_DIALECT = Dialect(
+    filters=SqlDialect(placeholder=":{}", columns=OPERATION_COLUMNS),
+    names=_names_as_json,
+    names_from=json.loads,
+    database_clock=False,
+)
+# By SQLite's primary result code (the low byte of the extended one).
+_CODES = {
+    sqlite3.SQLITE_BUSY: code_pb2.UNAVAILABLE,
+    sqlite3.SQLITE_LOCKED: code_pb2.UNAVAILABLE,
+    sqlite3.SQLITE_CANTOPEN: code_pb2.UNAVAILABLE,
+    sqlite3.SQLITE_IOERR: code_pb2.UNAVAILABLE,
+    sqlite3.SQLITE_FULL: code_pb2.UNAVAILABLE,
+    sqlite3.SQLITE_PROTOCOL: code_pb2.UNAVAILABLE,
+    sqlite3.SQLITE_NOMEM: code_pb2.RESOURCE_EXHAUSTED,
+    sqlite3.SQLITE_SCHEMA: code_pb2.ABORTED,
+    sqlite3.SQLITE_INTERRUPT: code_pb2.CANCELLED,
+    sqlite3.SQLITE_PERM: code_pb2.PERMISSION_DENIED,
+    sqlite3.SQLITE_AUTH: code_pb2.PERMISSION_DENIED,
+    sqlite3.SQLITE_READONLY: code_pb2.FAILED_PRECONDITION,
+    sqlite3.SQLITE_CORRUPT: code_pb2.DATA_LOSS,
+    sqlite3.SQLITE_NOTADB: code_pb2.DATA_LOSS,
+    sqlite3.SQLITE_TOOBIG: code_pb2.INVALID_ARGUMENT,
+    sqlite3.SQLITE_RANGE: code_pb2.INTERNAL,
+}
+_KEY_TAKEN = {sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE}
+
+
+def sqlite_code(exc: sqlite3.Error) -> int:
+    """The ``google.rpc.Code`` of a sqlite3 error, by its ``sqlite_errorcode``."""
+    extended = getattr(exc, "sqlite_errorcode", None)
+    if extended is None:  # raised by the module itself (misuse, closed connection)
+        return code_pb2.INTERNAL
+    if extended in _KEY_TAKEN:
+        return code_pb2.ALREADY_EXISTS
+    return _CODES.get(extended & 0xFF, code_pb2.INTERNAL)
+
+
+class SqliteConnector(DriverQueries[sqlite3.Connection]):
+    """Named queries on a SQLite file, in up to ``max_connections`` connections.
+
+    Changes made by other processes (or other stores on the same file) are published
+    within ``change_poll_interval`` seconds once ``listen`` is called; 0 turns that off.
+    """
+
+    driver_error = sqlite3.Error
+    dialect = SQLITE_DIALECT
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        synchronous: str = "FULL",
+        busy_timeout_ms: int = 5000,
+        max_connections: int = 8,
+        change_poll_interval: float = DEFAULT_CHANGE_POLL_INTERVAL,
+    ) -> None:
+        if synchronous.upper() not in SYNCHRONOUS_LEVELS:
+            raise InvalidArgument(
+                f"synchronous must be one of {SYNCHRONOUS_LEVELS}, got {synchronous!r}"
+            )
+        if str(path) == ":memory:":
+            raise InvalidArgument(
+                "an in-memory SQLite database is not supported: each of the store's "
+                "connections (and each process) would see its own empty database; "
+                "use a file, such as sqlite:///lro.db (or a temporary folder in tests)"
+            )
+        self.path = Path(path)
+        self.synchronous = synchronous.upper()
+        self.busy_timeout_ms = busy_timeout_ms
+        self.change_poll_interval = change_poll_interval
+        self._sql = query_texts("sqlite")
+        self._max_connections = max_connections
+        self._idle: list[sqlite3.Connection] = []
+        self._opened: list[sqlite3.Connection] = []
+        self._available = threading.Condition()
+        self._waiting = 0
+        self._closed = False
+        self._watcher: DataVersionWatcher | None = None
+        self._migrate()
+
+    def __repr__(self) -> str:
+        return f"SqliteConnector({str(self.path)!r}, synchronous={self.synchronous!r})"
+
+    def listen(self, hub: ChangeHub) -> None:
+        """Poll the file for other connections' commits and publish them into ``hub``."""
+        if self.change_poll_interval > 0 and self._watcher is None:
+            self._watcher = DataVersionWatcher(
+                self._open_connection, hub, self.change_poll_interval
+            )
+
+    def close(self) -> None:
+        """Stop polling and close every connection; later calls raise Unavailable."""
+        self._closed = True
+        if self._watcher is not None:
+            self._watcher.close()
+            self._watcher = None
+        with self._available:
+            connections, self._opened, self._idle = self._opened, [], []
+            self._available.notify_all()
+        for connection in connections:
+            connection.close()
+
+    def _translate(self, exc: Exception, action: str) -> Error:
+        assert isinstance(exc, sqlite3.Error)
+        return store_error(sqlite_code(exc), f"SQLite {str(self.path)!r}", action, str(exc))
+
+    @contextlib.contextmanager
+    def _begin(self, connection: sqlite3.Connection) -> Iterator[None]:
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            connection.execute("COMMIT")
+        finally:
+            if connection.in_transaction:  # the block raised, or COMMIT failed
+                connection.execute("ROLLBACK")
+
+    def _checkout(self) -> sqlite3.Connection:
+        if self._closed:
+            raise Unavailable("the store is closed")
+        try:
+            return self._idle.pop()  # atomic: the common case takes no lock
+        except IndexError:
+            return self._checkout_waiting()
+
+    def _checkout_waiting(self) -> sqlite3.Connection:
+        """An idle connection, a new one while fewer than the most are open, or the
+        next one returned."""
+        with self._available:
+            self._waiting += 1  # before looking: a connection returned now notifies
+            try:
+                while True:
+                    if self._closed:
+                        raise Unavailable("the store is closed")
+                    with contextlib.suppress(IndexError):
+                        return self._idle.pop()
+                    if len(self._opened) < self._max_connections:
+                        break
+                    self._available.wait()
+            finally:
+                self._waiting -= 1
+            connection = self._connect()
+            self._opened.append(connection)
+            return connection
+
+    def _checkin(self, connection: sqlite3.Connection) -> None:
+        if self._closed:
+            return
+        self._idle.append(connection)
+        if self._waiting:
+            with self._available:
+                self._available.notify()
+
+    def _connect(self) -> sqlite3.Connection:
+        with self._translated("open"):
+            connection = self._open_connection()
+        connection.row_factory = sqlite3.Row
+        return connection
+
+    def _open_connection(self) -> sqlite3.Connection:
+        connection = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=0
+        )
+        try:
+            connection.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute(f"PRAGMA synchronous = {self.synchronous}")
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    def _migrate(self) -> None:
+        """Apply the migrations this file lacks, in one write transaction."""
+        with (
+            self._translated("migrate"),
+            self.connection() as connection,
+            self._begin(connection),
+        ):
+            connection.execute(self._sql["create_migrations_table"])
+            applied = {row[0] for row in connection.execute(self._sql["applied_migrations"])}
+            for number, file_name, sql in load_migrations("sqlite"):
+                if number not in applied:
+                    for statement in _statements(sql):
+                        connection.execute(statement)
+                    connection.execute(
+                        self._sql["record_migration"],
+                        {"number": number, "file_name": file_name, "applied_time_us": now_us()},
+                    )
+
+
+def _statements(sql: str) -> list[str]:
+    """The statements of a migration, split at semicolons that end one (a trigger's
+    body has semicolons inside it)."""
+    statements, pending = [], ""
+    for piece in sql.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                statements.append(pending.strip())
+            pending = ""
+    if pending.strip(" \n;"):
+        statements.append(pending.strip())
+    return statements
