@@ -35,9 +35,13 @@ def chromium_path() -> str:
     return found
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """One headless Chromium for the session."""
+    """One headless Chromium for the test module.
+
+    Not for the session: Playwright's sync API keeps an event loop running in the main
+    thread while it is open, so later tests could not ``asyncio.run`` there.
+    """
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
