@@ -168,14 +168,15 @@ def test_three_worker_processes_never_run_one_operation_twice(
         WorkerProcess(url, ledger_path, tmp_path / "worker.log", lease=10.0) for _ in range(3)
     ]
     # Many wake-ups due at the same moments, once all are written (a slow store takes
-    # seconds to write them), so that the workers compete for them.
+    # seconds to write them), each run long enough that one worker's threads cannot take
+    # them all before the others claim: the workers compete for them.
     due = time.monotonic() + 5
 
     def sleep(i: int) -> float:
         return max(0.0, due - time.monotonic()) + (i % 10) * 0.1
 
     ops = [
-        producer.start("waiter", {"sleep": sleep(i), "work": 0.01}, registered_elsewhere=True)
+        producer.start("waiter", {"sleep": sleep(i), "work": 0.2}, registered_elsewhere=True)
         for i in range(3 * size)
     ]
     names = [op.name for op in ops]
