@@ -31,6 +31,7 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -40,6 +41,8 @@ from lro._core.errors import Error, InvalidArgument, NotFound, PermissionDenied
 from lro._core.names import COLLECTION, validate_name
 from lro._resume.auth import ResumeAuthenticator
 from lro._resume.endpoint import DEFAULT_MAX_ATTEMPTS, resume_now
+from lro.serving._auth import AuthArgument, ServiceAuth
+from lro.serving._guards import HttpAuth
 from lro.serving._requests import DEFAULT_MAX_WAIT, latest_async, list_response, wait_seconds
 from lro.serving._status import HTTP_STATUS, error_status
 
@@ -216,6 +219,7 @@ def http_app(
     max_wait: float = DEFAULT_MAX_WAIT,
     resume_auth: ResumeAuthenticator | None = None,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    auth: AuthArgument = None,
 ) -> Starlette:
     """The Operations service over ``client``'s store as an ASGI app (run it with uvicorn).
 
@@ -226,10 +230,14 @@ def http_app(
             Cloud Tasks, ``lro.SharedSecretAuthenticator`` elsewhere); without it the
             endpoint refuses every call with 403.
         max_attempts: failed runs of a resumed handler before its operation fails.
+        auth: who may call the routes, as for ``OperationsServicer`` (the resume
+            endpoint keeps ``resume_auth``); None leaves them open.
     """
     service = _Service(client, max_wait)
     resume = _Resume(client, resume_auth, max_attempts)
+    service_auth = ServiceAuth.of(auth)
     return Starlette(
+        middleware=[Middleware(HttpAuth, auth=service_auth)] if service_auth else [],
         exception_handlers={404: _no_route, 405: _no_route},
         routes=[
             Route("/v1/{path:path}", _endpoint(service.get_or_list), methods=["GET"]),

@@ -1,0 +1,192 @@
+"""The gRPC servicers over real TLS, with bearer tokens and roles (sync and asyncio)."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import google.longrunning.operations_grpc_pb2 as operations_grpc
+import google.longrunning.operations_proto_pb2 as operations_pb2
+import grpc
+import pytest
+from google.api_core import exceptions, operations_v1
+from google.protobuf import duration_pb2, wrappers_pb2
+from google.rpc import code_pb2
+
+import lro
+from lro.serving import BearerTokens
+from lro.serving._auth import AuthArgument
+from tests.serving.certificates import Issued, Pki, make_pki
+from tests.serving.conftest import AioServerThread, start_sync_server
+
+READ_TOKEN = secrets.token_urlsafe(24)
+WRITE_TOKEN = secrets.token_urlsafe(24)
+WRONG_TOKEN = secrets.token_urlsafe(24)
+TOKENS = BearerTokens({READ_TOKEN: "read", WRITE_TOKEN: "write"})
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[lro.Client]:
+    """Authentication does not touch the store: SQLite is enough here."""
+    with lro.Client(f"sqlite:///{tmp_path}/lro.db") as client:
+        yield client
+
+
+@pytest.fixture
+def pki(tmp_path: Path) -> Pki:
+    return make_pki(tmp_path / "pki")
+
+
+def server_credentials(pki: Pki, client_ca: bool = False) -> grpc.ServerCredentials:
+    return grpc.ssl_server_credentials(
+        [pki.server.pair()],
+        root_certificates=pki.ca.read_bytes() if client_ca else None,
+        require_client_auth=client_ca,
+    )
+
+
+def secure_channel(
+    address: str, pki: Pki, token: str | None = None, client_cert: Issued | None = None
+) -> grpc.Channel:
+    """A TLS channel that trusts the test CA; with ``token``, every call carries
+    ``authorization: Bearer {token}`` (call credentials)."""
+    key, chain = client_cert.pair() if client_cert else (None, None)
+    credentials = grpc.ssl_channel_credentials(pki.ca.read_bytes(), key, chain)
+    if token is not None:
+        credentials = grpc.composite_channel_credentials(
+            credentials, grpc.access_token_call_credentials(token)
+        )
+    return grpc.secure_channel(address, credentials)
+
+
+class Served:
+    """A sync or asyncio gRPC server of ``client`` with ``auth`` and TLS."""
+
+    def __init__(
+        self, kind: str, client: lro.Client, auth: AuthArgument, tls: grpc.ServerCredentials
+    ) -> None:
+        self.kind = kind
+        if kind == "sync":
+            self._sync, self.address = start_sync_server(client, auth, tls)
+        else:
+            self._aio = AioServerThread(client, auth, tls)
+            self.address = self._aio.address
+
+    def stop(self) -> None:
+        if self.kind == "sync":
+            self._sync.stop(None).wait()
+        else:
+            self._aio.stop()
+
+
+@pytest.fixture(params=["sync", "aio"])
+def server_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def address(server_kind: str, client: lro.Client, pki: Pki) -> Iterator[str]:
+    served = Served(server_kind, client, TOKENS, server_credentials(pki))
+    yield served.address
+    served.stop()
+
+
+def _refused(call: Callable[..., object], *args: object, **kwargs: object) -> grpc.Call:
+    """The error of ``call(*args, **kwargs)``, which must fail."""
+    with pytest.raises(grpc.RpcError) as raised:
+        call(*args, **kwargs)
+    error = raised.value
+    assert isinstance(error, grpc.Call)
+    return error
+
+
+def test_no_credential_a_wrong_one_or_another_scheme_is_unauthenticated(
+    address: str, pki: Pki, client: lro.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "lro")
+    op = client.new_operation()
+    request = operations_pb2.GetOperationRequest(name=op.name)
+    with secure_channel(address, pki) as channel:
+        get = operations_grpc.OperationsStub(channel).GetOperation
+        assert _refused(get, request).code() == grpc.StatusCode.UNAUTHENTICATED
+        for authorization in (f"Bearer {WRONG_TOKEN}", f"Basic {READ_TOKEN}", "Bearer ", "x"):
+            error = _refused(get, request, metadata=[("authorization", authorization)])
+            assert error.code() == grpc.StatusCode.UNAUTHENTICATED
+            assert WRONG_TOKEN not in (error.details() or "")
+    with (
+        secure_channel(address, pki, WRONG_TOKEN) as channel,
+        pytest.raises(exceptions.Unauthenticated),
+    ):
+        operations_v1.OperationsClient(channel).get_operation(op.name)
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "refused GetOperation" in logged
+    assert WRONG_TOKEN not in logged
+    assert READ_TOKEN not in logged
+
+
+def test_a_read_token_reads_but_may_not_cancel_or_delete(
+    address: str, pki: Pki, client: lro.Client
+) -> None:
+    running = client.new_operation()
+    finished = client.new_operation()
+    finished.done(wrappers_pb2.StringValue(value="ok"))
+    with secure_channel(address, pki, READ_TOKEN) as channel:
+        api = operations_v1.OperationsClient(channel)
+        assert api.get_operation(finished.name).done
+        assert {op.name for op in api.list_operations("operations", "")} == {
+            running.name,
+            finished.name,
+        }
+        wait = operations_pb2.WaitOperationRequest(
+            name=finished.name, timeout=duration_pb2.Duration(seconds=5)
+        )
+        assert operations_grpc.OperationsStub(channel).WaitOperation(wait).done
+        with pytest.raises(exceptions.PermissionDenied, match="needs write"):
+            api.cancel_operation(running.name)
+        with pytest.raises(exceptions.PermissionDenied):
+            api.delete_operation(finished.name)
+    assert not client.get_operation(running.name).done
+    assert client.get_operation(finished.name).done
+
+
+def test_a_write_token_cancels_and_deletes(address: str, pki: Pki, client: lro.Client) -> None:
+    running = client.new_operation()
+    other = client.new_operation()
+    with secure_channel(address, pki, WRITE_TOKEN) as channel:
+        api = operations_v1.OperationsClient(channel)
+        api.cancel_operation(running.name)
+        assert api.get_operation(running.name).error.code == code_pb2.CANCELLED
+        api.delete_operation(other.name)
+    with pytest.raises(lro.NotFound):
+        client.get_operation(other.name)
+
+
+def test_client_certificates_required_and_missing(
+    server_kind: str, client: lro.Client, pki: Pki
+) -> None:
+    served = Served(server_kind, client, TOKENS, server_credentials(pki, client_ca=True))
+    op = client.new_operation()
+    try:
+        with secure_channel(served.address, pki, READ_TOKEN, pki.client) as channel:
+            assert operations_v1.OperationsClient(channel).get_operation(op.name).name == op.name
+        for certificate in (None, pki.stranger):
+            with secure_channel(served.address, pki, READ_TOKEN, certificate) as channel:
+                get = operations_grpc.OperationsStub(channel).GetOperation
+                request = operations_pb2.GetOperationRequest(name=op.name)
+                error = _refused(get, request, timeout=10)
+                assert error.code() == grpc.StatusCode.UNAVAILABLE
+    finally:
+        served.stop()
+
+
+def test_without_auth_every_call_is_open(server_kind: str, client: lro.Client, pki: Pki) -> None:
+    served = Served(server_kind, client, None, server_credentials(pki))
+    op = client.new_operation()
+    try:
+        with secure_channel(served.address, pki) as channel:
+            operations_v1.OperationsClient(channel).cancel_operation(op.name)
+    finally:
+        served.stop()
+    assert client.get_operation(op.name).error.code == code_pb2.CANCELLED
