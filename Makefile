@@ -3,21 +3,37 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The demo needs lro alone: a venv of its own, without the development tools.
+DEMO_VENV := .venv-demo
+DEMO_STAMP := $(DEMO_VENV)/.installed
+# The local Workflows interpreter (workflows-emulator) pins an old FastAPI; it gets a
+# venv of its own, which tests/resume/test_workflow_run.py runs as a subprocess.
+WORKFLOWS_VENV := .venv-workflows
+WORKFLOWS_STAMP := $(WORKFLOWS_VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck deps unit package bench clean
 
+# Each venv is made anew (--clear) when what it installs changes: nothing is left over.
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	# The local Workflows interpreter, without the old FastAPI it pins (see pyproject.toml).
-	$(BIN)/python -m pip install --quiet --no-deps 'workflows-emulator==1.10.0'
 	touch $(STAMP)
 
-demo: $(STAMP)
-	$(BIN)/lro demo
+$(DEMO_STAMP): pyproject.toml
+	$(PYTHON) -m venv --clear $(DEMO_VENV)
+	$(DEMO_VENV)/bin/python -m pip install --quiet -e .
+	touch $(DEMO_STAMP)
 
-test: lint typecheck unit
+$(WORKFLOWS_STAMP): Makefile
+	$(PYTHON) -m venv --clear $(WORKFLOWS_VENV)
+	$(WORKFLOWS_VENV)/bin/python -m pip install --quiet 'workflows-emulator==1.10.0'
+	touch $(WORKFLOWS_STAMP)
+
+demo: $(DEMO_STAMP)
+	$(DEMO_VENV)/bin/lro demo
+
+test: lint typecheck deps unit package
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -26,8 +42,19 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+# The installed packages agree with each other's requirements.
+deps: $(STAMP) $(WORKFLOWS_STAMP)
+	$(BIN)/python -m pip check
+	$(WORKFLOWS_VENV)/bin/python -m pip check
+
+unit: $(STAMP) $(WORKFLOWS_STAMP)
 	$(BIN)/pytest
+
+# An sdist and a wheel that PyPI would accept.
+package: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --quiet --outdir dist .
+	$(BIN)/twine check --strict dist/*
 
 bench: $(STAMP)
 	$(BIN)/python bench/lifecycle_sqlite.py
@@ -35,6 +62,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.wakeup_latency
 	$(BIN)/python -m bench.durable_sqlite
 	$(BIN)/python -m bench.durable_postgres
+	$(BIN)/python -m bench.state_codec
 
 clean:
-	rm -rf $(VENV) lro-demo.db
+	rm -rf $(VENV) $(DEMO_VENV) $(WORKFLOWS_VENV) dist lro-demo.db

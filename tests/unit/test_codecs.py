@@ -1,7 +1,11 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import decimal
 import enum
+import pickle
+import uuid
 from typing import Any
 
 import pydantic
@@ -44,6 +48,107 @@ class Model(pydantic.BaseModel):
     tries: int = 0
 
 
+class Level(enum.IntEnum):
+    LOW = 1
+    HIGH = 2
+
+
+@dataclasses.dataclass
+class Shipment:
+    """A state with the types the first codec could not store."""
+
+    id: uuid.UUID
+    created: datetime.datetime
+    amount: decimal.Decimal
+    level: Level
+    legs: list[tuple[str, datetime.date]]
+    by_day: dict[datetime.date, list[Step]]
+    seen: frozenset[str] = frozenset()
+    parent: Shipment | None = None
+
+
+SHIPMENTS = st.builds(
+    Shipment,
+    id=st.uuids(),
+    created=st.datetimes(timezones=st.just(datetime.UTC)),
+    amount=st.decimals(allow_nan=False, allow_infinity=False),
+    level=st.sampled_from(Level),
+    legs=st.lists(st.tuples(st.text(), st.dates())),
+    by_day=st.dictionaries(st.dates(), st.lists(st.builds(Step, label=st.text()))),
+    seen=st.frozensets(st.text()),
+    parent=st.none()
+    | st.builds(
+        Shipment,
+        **{
+            "id": st.uuids(),
+            "created": st.datetimes(timezones=st.just(datetime.UTC)),
+            "amount": st.just(decimal.Decimal("0.10")),
+            "level": st.just(Level.LOW),
+            "legs": st.just([]),
+            "by_day": st.just({}),
+        },
+    ),
+)
+
+
+@given(SHIPMENTS)
+def test_datetimes_uuids_decimals_enums_and_nested_generics_round_trip(value: Shipment) -> None:
+    codec = codec_for(Shipment)
+    decoded = codec.decode(codec.encode(value))
+    assert decoded == value
+    assert isinstance(decoded.created, datetime.datetime)
+    assert isinstance(decoded.level, Level)
+
+
+def test_typed_state_is_stored_as_plain_json() -> None:
+    shipment = Shipment(
+        id=uuid.UUID(int=1),
+        created=datetime.datetime(2025, 1, 2, 3, 4, 5, tzinfo=datetime.UTC),
+        amount=decimal.Decimal("12.50"),
+        level=Level.HIGH,
+        legs=[("ams", datetime.date(2025, 1, 3))],
+        by_day={datetime.date(2025, 1, 3): [Step("load", 2)]},
+    )
+    assert codec_for(Shipment).encode(shipment) == (
+        b'{"id":"00000000-0000-0000-0000-000000000001","created":"2025-01-02T03:04:05Z",'
+        b'"amount":"12.50","level":2,"legs":[["ams","2025-01-03"]],'
+        b'"by_day":{"2025-01-03":[{"label":"load","count":2}]},"seen":[],"parent":null}'
+    )
+
+
+def test_infinity_survives_a_typed_state() -> None:
+    codec = codec_for(dict[str, float])
+    stored = codec.encode({"up": float("inf"), "down": float("-inf")})
+    assert stored == b'{"up":Infinity,"down":-Infinity}'
+    assert codec.decode(stored) == {"up": float("inf"), "down": float("-inf")}
+
+
+def test_stored_states_are_data_only() -> None:
+    # Names of types or callables in a stored state are plain strings: nothing is
+    # imported or called, and a pickle is refused.
+    crafted = b'{"py/object": "os.system", "__class__": "subprocess.Popen"}'
+    assert codec_for(None).decode(crafted) == {
+        "py/object": "os.system",
+        "__class__": "subprocess.Popen",
+    }
+    assert codec_for(dict[str, Any]).decode(crafted)["py/object"] == "os.system"
+    with pytest.raises(lro.InvalidState, match="Unexpected"):
+        codec_for(Step).decode(crafted)
+    with pytest.raises(lro.InvalidState):
+        codec_for(None).decode(pickle.dumps(Step("x")))
+    with pytest.raises(lro.InvalidState):
+        codec_for(Step).decode(pickle.dumps(Step("x")))
+
+
+def test_a_type_that_cannot_be_json_is_refused_at_once() -> None:
+    class Opaque:
+        def __init__(self, handle: int) -> None:
+            self.handle = handle
+
+    with pytest.raises(lro.InvalidState, match="cannot be stored as JSON"):
+        codec_for(Opaque)
+
+
 @given(JSON)
 def test_any_json_value_round_trips(value: Any) -> None:
     codec = codec_for(None)
@@ -83,13 +188,16 @@ def test_pydantic_and_proto_round_trip() -> None:
 @pytest.mark.parametrize(
     ("state_type", "stored", "message"),
     [
-        (Plan, b'{"steps": [{"label": 3}]}', r"state.steps\[0\].label should be str"),
-        (Plan, b'{"steps": [], "extra": 1}', "extra"),
-        (Plan, b"{}", "does not fit Plan"),
-        (Plan, b'{"steps": [], "color": "green"}', "color"),
-        (dict, b"[1]", "should be dict"),
-        (int, b"true", "should be int"),
-        (Model, b'{"tries": 1}', "does not fit Model"),
+        (Plan, b'{"steps": [{"label": 3}]}', r"state.steps\[0\].label: .*valid string"),
+        (Plan, b'{"steps": [], "extra": 1}', "state.extra: Unexpected"),
+        (Plan, b'{"steps": [{"label": "a", "more": 1}]}', r"state.steps\[0\].more: Unexpected"),
+        (Plan, b"{}", r"does not fit Plan: state.steps: Field required"),
+        (Plan, b'{"steps": [], "color": "green"}', "state.color"),
+        (Plan, b'{"steps": [{"label": "a", "count": "1"}]}', r"steps\[0\].count: .*valid integer"),
+        (dict, b"[1]", "state: Input should be an object"),
+        (int, b"true", "valid integer"),
+        (list[int], b"[1, 2, 3.5]", r"state\[2\]: .*valid integer"),
+        (Model, b'{"tries": 1}', "does not fit Model: state.name: Field required"),
         (struct_pb2.Value, b"\xff\xff", "not a Value"),
         (None, b"\x80not json", "not JSON"),
     ],
@@ -110,3 +218,9 @@ def test_wrong_values_are_refused_when_saved() -> None:
         codec_for(None).encode({"when": object()})
     with pytest.raises(lro.InvalidState):
         codec_for(Model).encode({"name": "n"})  # type: ignore[arg-type]
+    with pytest.raises(lro.InvalidState, match="label"):
+        codec_for(Plan).encode(Plan(steps=[Step(label=3)]))  # type: ignore[arg-type]
+    with pytest.raises(lro.InvalidState):
+        codec_for(list[int]).encode(["1"])  # type: ignore[list-item]
+    with pytest.raises(lro.InvalidState):  # an untyped state holds JSON values only
+        codec_for(None).encode({"when": datetime.datetime.now(datetime.UTC)})

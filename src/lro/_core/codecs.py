@@ -1,20 +1,28 @@
-"""Codecs for an operation's private state: JSON or protobuf binary, never pickle."""
+"""Codecs for an operation's private state: JSON or protobuf binary, never pickle.
+
+Typed JSON states (dataclasses, pydantic models, typing hints such as ``list[Step]``,
+``datetime``, ``UUID``, ``Decimal``, enums, nested generics) are checked and converted
+by pydantic's ``TypeAdapter``. A stored state is data only: it names no type and runs
+no code; the type always comes from the program.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import enum
+import functools
 import json
-import types
-import typing
-from typing import Any, Generic, Protocol, TypeVar, cast, overload
+from collections.abc import Hashable
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast, overload
 
 from google.protobuf.message import DecodeError, Message
 
 from lro._core.errors import InvalidState
 
+if TYPE_CHECKING:
+    import pydantic
+
 T = TypeVar("T")
-_JSON_SCALARS = (str, int, float, bool, type(None))
+_MAX_REPORTED_ERRORS = 3
 
 
 class StateCodec(Protocol[T]):
@@ -34,22 +42,25 @@ def codec_for(state_type: type[T]) -> StateCodec[T]: ...
 
 
 def codec_for(state_type: type[T] | None) -> StateCodec[Any]:
-    """The codec for ``state_type``: protobuf, pydantic, dataclass or plain JSON."""
-    if state_type is None:
-        return JsonCodec(object)
+    """The codec for ``state_type``: protobuf binary for a message, else JSON.
+
+    Raises:
+        InvalidState: ``state_type`` cannot be stored as JSON.
+    """
+    if state_type is None or state_type is object or state_type is Any:
+        return AnyJsonCodec()
     if isinstance(state_type, type) and issubclass(state_type, Message):
         return ProtoCodec(state_type)
-    if _is_pydantic_model(state_type):
-        return PydanticCodec(state_type)
-    return JsonCodec(state_type)
-
-
-def _is_pydantic_model(state_type: object) -> bool:
     try:
-        import pydantic
-    except ImportError:  # pydantic is optional
-        return False
-    return isinstance(state_type, type) and issubclass(state_type, pydantic.BaseModel)
+        return _typed_json_codec(cast(Hashable, state_type))
+    except TypeError:  # an unhashable type form cannot be cached
+        return TypedJsonCodec(state_type)
+
+
+@functools.lru_cache(maxsize=256)
+def _typed_json_codec(state_type: Any) -> TypedJsonCodec[Any]:
+    """One codec per type: building a ``TypeAdapter`` costs far more than using one."""
+    return TypedJsonCodec(state_type)
 
 
 def _type_label(state_type: object) -> str:
@@ -77,160 +88,85 @@ class ProtoCodec(Generic[T]):
         return cast(T, message)
 
 
-class PydanticCodec(Generic[T]):
-    """JSON through a pydantic model's own validation."""
+class AnyJsonCodec:
+    """Any JSON value (None, bool, int, float, str, list, dict), unchecked."""
 
-    def __init__(self, model_type: type[T]) -> None:
-        self._type: Any = model_type
+    def encode(self, value: object) -> bytes:
+        try:
+            return json.dumps(value, separators=(",", ":")).encode()
+        except (TypeError, ValueError) as exc:
+            raise InvalidState(f"state is not JSON serializable: {exc}") from exc
+
+    def decode(self, data: bytes) -> Any:
+        try:
+            return json.loads(data)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InvalidState(f"stored state is not JSON: {exc}") from exc
+
+
+class TypedJsonCodec(Generic[T]):
+    """JSON checked against a type on both ways, through a pydantic ``TypeAdapter``.
+
+    Stored states are read strictly (no ``"1"`` for ``1``) and a dataclass refuses
+    fields it lacks, so a state that no longer fits its type is an error, never a
+    silent default. A pydantic model is read with its own configuration.
+    """
+
+    def __init__(self, state_type: type[T]) -> None:
+        import pydantic
+
+        self._type = state_type
+        self._instance_type = _instance_type(state_type)
+        is_model = isinstance(state_type, type) and issubclass(state_type, pydantic.BaseModel)
+        self._strict = None if is_model else True
+        self._extra: Any = None if is_model else "forbid"
+        unsupported = (pydantic.PydanticSchemaGenerationError, pydantic.PydanticUndefinedAnnotation)
+        try:
+            self._adapter = pydantic.TypeAdapter(state_type)
+        except unsupported as exc:
+            raise InvalidState(f"type {_type_label(state_type)} cannot be stored as JSON") from exc
 
     def encode(self, value: T) -> bytes:
-        if not isinstance(value, self._type):
+        import pydantic_core
+
+        if self._instance_type is not None and not isinstance(value, self._instance_type):
             raise InvalidState(
                 f"state must be {_type_label(self._type)}, got {type(value).__name__}"
             )
-        return cast(bytes, self._type.model_dump_json(value).encode())
+        try:
+            plain = self._adapter.dump_python(value, warnings="error")
+            # Infinity and NaN are written as JSON's usual constants, not as null.
+            return pydantic_core.to_json(plain, inf_nan_mode="constants")
+        except pydantic_core.PydanticSerializationError as exc:
+            raise InvalidState(f"state does not fit {_type_label(self._type)}: {exc}") from exc
 
     def decode(self, data: bytes) -> T:
         import pydantic
 
         try:
-            return cast(T, self._type.model_validate_json(data))
+            return self._adapter.validate_json(data, strict=self._strict, extra=self._extra)
         except pydantic.ValidationError as exc:
             raise InvalidState(
-                f"stored state does not fit {_type_label(self._type)}: {exc}"
+                f"stored state does not fit {_type_label(self._type)}: {_describe(exc)}"
             ) from exc
 
 
-class JsonCodec(Generic[T]):
-    """JSON for plain values and dataclasses, checked against the type on both ways."""
-
-    def __init__(self, state_type: type[T]) -> None:
-        self._type = state_type
-
-    def encode(self, value: T) -> bytes:
-        if dataclasses.is_dataclass(self._type) and not isinstance(value, self._type):
-            raise InvalidState(
-                f"state must be {_type_label(self._type)}, got {type(value).__name__}"
-            )
-        raw = _to_json(value)
-        _from_json(self._type, raw, "state")
-        try:
-            return json.dumps(raw, separators=(",", ":")).encode()
-        except (TypeError, ValueError) as exc:
-            raise InvalidState(f"state is not JSON serializable: {exc}") from exc
-
-    def decode(self, data: bytes) -> T:
-        try:
-            raw = json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InvalidState(f"stored state is not JSON: {exc}") from exc
-        return cast(T, _from_json(self._type, raw, "state"))
+def _instance_type(state_type: object) -> type | None:
+    """The class a value must be an instance of, for dataclasses and pydantic models."""
+    if not isinstance(state_type, type):
+        return None
+    if dataclasses.is_dataclass(state_type) or hasattr(state_type, "model_fields"):
+        return state_type
+    return None
 
 
-def _to_json(value: object) -> object:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            field.name: _to_json(getattr(value, field.name)) for field in dataclasses.fields(value)
-        }
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, list | tuple):
-        return [_to_json(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _to_json(item) for key, item in value.items()}
-    return value
-
-
-def _mismatch(path: str, expected: object, raw: object) -> InvalidState:
-    return InvalidState(
-        f"{path} should be {_type_label(expected)}, got {type(raw).__name__} {raw!r:.80}"
-    )
-
-
-def _from_json(tp: Any, raw: object, path: str) -> object:  # noqa: PLR0911
-    """``raw`` (parsed JSON) as a value of type ``tp``, or InvalidState."""
-    if tp is object or tp is Any:
-        return raw
-    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
-        return _dataclass_from_json(tp, raw, path)
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if origin in (typing.Union, types.UnionType):
-        return _union_from_json(tp, args, raw, path)
-    if origin is typing.Literal:
-        if raw not in args:
-            raise _mismatch(path, tp, raw)
-        return raw
-    if origin in (list, tuple, set, frozenset) or tp in (list, tuple):
-        return _sequence_from_json(origin or tp, args, raw, path)
-    if origin is dict or tp is dict:
-        return _dict_from_json(args, raw, path)
-    if isinstance(tp, type) and issubclass(tp, enum.Enum):
-        try:
-            return tp(raw)
-        except ValueError as exc:
-            raise _mismatch(path, tp, raw) from exc
-    return _scalar_from_json(tp, raw, path)
-
-
-def _scalar_from_json(tp: Any, raw: object, path: str) -> object:
-    if tp is None or tp is type(None):
-        tp = type(None)
-    if tp is float and isinstance(raw, int) and not isinstance(raw, bool):
-        return float(raw)
-    if tp is int and isinstance(raw, bool):
-        raise _mismatch(path, tp, raw)
-    if isinstance(tp, type) and tp in _JSON_SCALARS:
-        if not isinstance(raw, tp):
-            raise _mismatch(path, tp, raw)
-        return raw
-    raise InvalidState(f"{path}: type {_type_label(tp)} cannot be stored as JSON")
-
-
-def _union_from_json(tp: Any, args: tuple[Any, ...], raw: object, path: str) -> object:
-    for option in args:
-        try:
-            return _from_json(option, raw, path)
-        except InvalidState:
-            continue
-    raise _mismatch(path, tp, raw)
-
-
-def _sequence_from_json(container: Any, args: tuple[Any, ...], raw: object, path: str) -> object:
-    if not isinstance(raw, list):
-        raise _mismatch(path, container, raw)
-    if container is tuple and args and args[-1] is not Ellipsis:
-        if len(args) != len(raw):
-            raise _mismatch(path, container, raw)
-        return tuple(
-            _from_json(a, r, f"{path}[{i}]") for i, (a, r) in enumerate(zip(args, raw, strict=True))
+def _describe(error: pydantic.ValidationError) -> str:
+    """The first few problems, as ``state.steps[0].label: message``, without links."""
+    problems = []
+    for problem in error.errors(include_url=False)[:_MAX_REPORTED_ERRORS]:
+        path = "state" + "".join(
+            f"[{part}]" if isinstance(part, int) else f".{part}" for part in problem["loc"]
         )
-    item_type = args[0] if args else object
-    items = [_from_json(item_type, r, f"{path}[{i}]") for i, r in enumerate(raw)]
-    return container(items) if container is not list else items
-
-
-def _dict_from_json(args: tuple[Any, ...], raw: object, path: str) -> object:
-    if not isinstance(raw, dict):
-        raise _mismatch(path, dict, raw)
-    value_type = args[1] if len(args) == 2 else object
-    return {key: _from_json(value_type, item, f"{path}[{key!r}]") for key, item in raw.items()}
-
-
-def _dataclass_from_json(tp: type, raw: object, path: str) -> object:
-    if not isinstance(raw, dict):
-        raise _mismatch(path, tp, raw)
-    hints = typing.get_type_hints(tp)
-    fields = {field.name: field for field in dataclasses.fields(tp) if field.init}
-    unknown = set(raw) - set(fields)
-    if unknown:
-        raise InvalidState(f"{path} has fields {sorted(unknown)} that {tp.__qualname__} lacks")
-    values = {
-        name: _from_json(hints.get(name, object), raw[name], f"{path}.{name}")
-        for name in fields
-        if name in raw
-    }
-    try:
-        return tp(**values)
-    except TypeError as exc:
-        raise InvalidState(f"{path} does not fit {tp.__qualname__}: {exc}") from exc
+        problems.append(f"{path}: {problem['msg']}")
+    more = error.error_count() - len(problems)
+    return "; ".join(problems) + (f" (and {more} more)" if more > 0 else "")

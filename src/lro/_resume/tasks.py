@@ -13,6 +13,7 @@ from google.api_core import exceptions as api_exceptions
 from google.api_core import retry as api_retry
 
 from lro._core.errors import FailedPrecondition, InvalidArgument
+from lro._resume.alis_env import queue_in_cloud_tasks_location, tasks_settings
 from lro._resume.cloud import HandOver, due_time, import_cloud
 from lro._resume.workflows import audience_of
 from lro._store.base import TargetKind
@@ -72,12 +73,34 @@ class TasksResumer:
     ) -> None:
         if not queue.count("/") == 5 or not queue.startswith("projects/"):
             raise InvalidArgument(f"queue must be projects/P/locations/L/queues/Q, got {queue!r}")
-        self.queue = queue
+        self.queue = queue_in_cloud_tasks_location(queue)
         self.service_account_email = service_account_email
         self.resume_host = resume_host
         self.audience = audience_of(resume_host)
         self._client = tasks_client
         self._retry = retry or create_retry()
+
+    @classmethod
+    def from_env(
+        cls,
+        neuron: str,
+        *,
+        host: str | None = None,
+        tasks_client: Any = None,
+        retry: api_retry.Retry | None = None,
+    ) -> TasksResumer:
+        """The resumer that Go v2's ``NewFromEnv(ctx, neuron)`` sets up, from the same
+        variables (``ALIS_OS_PROJECT``, ``ALIS_REGION``, ``ALIS_PROJECT_NR``); ``host``
+        replaces the Cloud Run host, as ``WithHost`` does. See ``alis_env.tasks_settings``.
+        """
+        settings = tasks_settings(neuron, host=host)
+        return cls(
+            settings.queue,
+            settings.service_account_email,
+            settings.resume_host,
+            tasks_client=tasks_client,
+            retry=retry,
+        )
 
     def _tasks(self) -> Any:
         if self._client is None:
