@@ -17,9 +17,8 @@ from google.rpc import code_pb2
 
 import lro
 from lro.serving import BearerTokens
-from lro.serving._auth import AuthArgument
-from tests.serving.certificates import Issued, Pki, make_pki
-from tests.serving.conftest import AioServerThread, start_sync_server
+from tests.serving.certificates import Pki, make_pki
+from tests.serving.secured import Served, secure_channel, server_credentials
 
 READ_TOKEN = secrets.token_urlsafe(24)
 WRITE_TOKEN = secrets.token_urlsafe(24)
@@ -37,48 +36,6 @@ def client(tmp_path: Path) -> Iterator[lro.Client]:
 @pytest.fixture
 def pki(tmp_path: Path) -> Pki:
     return make_pki(tmp_path / "pki")
-
-
-def server_credentials(pki: Pki, client_ca: bool = False) -> grpc.ServerCredentials:
-    return grpc.ssl_server_credentials(
-        [pki.server.pair()],
-        root_certificates=pki.ca.read_bytes() if client_ca else None,
-        require_client_auth=client_ca,
-    )
-
-
-def secure_channel(
-    address: str, pki: Pki, token: str | None = None, client_cert: Issued | None = None
-) -> grpc.Channel:
-    """A TLS channel that trusts the test CA; with ``token``, every call carries
-    ``authorization: Bearer {token}`` (call credentials)."""
-    key, chain = client_cert.pair() if client_cert else (None, None)
-    credentials = grpc.ssl_channel_credentials(pki.ca.read_bytes(), key, chain)
-    if token is not None:
-        credentials = grpc.composite_channel_credentials(
-            credentials, grpc.access_token_call_credentials(token)
-        )
-    return grpc.secure_channel(address, credentials)
-
-
-class Served:
-    """A sync or asyncio gRPC server of ``client`` with ``auth`` and TLS."""
-
-    def __init__(
-        self, kind: str, client: lro.Client, auth: AuthArgument, tls: grpc.ServerCredentials
-    ) -> None:
-        self.kind = kind
-        if kind == "sync":
-            self._sync, self.address = start_sync_server(client, auth, tls)
-        else:
-            self._aio = AioServerThread(client, auth, tls)
-            self.address = self._aio.address
-
-    def stop(self) -> None:
-        if self.kind == "sync":
-            self._sync.stop(None).wait()
-        else:
-            self._aio.stop()
 
 
 @pytest.fixture(params=["sync", "aio"])

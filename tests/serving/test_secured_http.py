@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import secrets
@@ -11,20 +10,18 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import google.oauth2.credentials
 import pytest
-from google.api_core import exceptions, operations_v1
-from google.api_core.client_options import ClientOptions
+from google.api_core import exceptions
 from google.auth.exceptions import RefreshError
 from google.protobuf import wrappers_pb2
 from google.rpc import code_pb2
 
 import lro
 from lro.serving import BearerTokens, http_app
-from tests.serving.certificates import Issued, Pki, make_pki
+from tests.serving.certificates import Pki, make_pki
 from tests.serving.conftest import UvicornThread
+from tests.serving.secured import call, rest_client, tls_options
 
 READ_TOKEN = secrets.token_urlsafe(24)
 WRITE_TOKEN = secrets.token_urlsafe(24)
@@ -45,14 +42,6 @@ def pki(tmp_path: Path) -> Pki:
     return make_pki(tmp_path / "pki")
 
 
-def tls_options(pki: Pki, client_ca: bool = False) -> dict[str, Any]:
-    options: dict[str, Any] = {"ssl_certfile": str(pki.server.cert)}
-    options["ssl_keyfile"] = str(pki.server.key)
-    if client_ca:
-        options.update(ssl_ca_certs=str(pki.ca), ssl_cert_reqs=ssl.CERT_REQUIRED)
-    return options
-
-
 @pytest.fixture
 def https_url(client: lro.Client, pki: Pki) -> Iterator[str]:
     resume_auth = lro.SharedSecretAuthenticator(RESUME_SECRET)
@@ -61,44 +50,6 @@ def https_url(client: lro.Client, pki: Pki) -> Iterator[str]:
     )
     yield server.url
     server.stop()
-
-
-def call(
-    url: str,
-    pki: Pki,
-    method: str = "GET",
-    *,
-    authorization: str | None = None,
-    body: bytes | None = None,
-    client_cert: Issued | None = None,
-) -> tuple[int, dict[str, Any], dict[str, str]]:
-    """(status, JSON body, headers) of one HTTPS request that trusts the test CA."""
-    context = ssl.create_default_context(cafile=str(pki.ca))
-    if client_cert is not None:
-        context.load_cert_chain(str(client_cert.cert), str(client_cert.key))
-    request = urllib.request.Request(url, data=body, method=method)
-    if authorization is not None:
-        request.add_header("Authorization", authorization)
-    try:
-        with urllib.request.urlopen(request, timeout=30, context=context) as response:
-            return response.status, json.loads(response.read()), dict(response.headers)
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read()), dict(error.headers)
-
-
-@contextlib.contextmanager
-def rest_client(url: str, token: str) -> Iterator[operations_v1.AbstractOperationsClient]:
-    """google-api-core's REST client on ``https://...`` with a bearer token; its
-    connections are closed on exit (an idle TLS connection would hold the server's
-    shutdown)."""
-    client = operations_v1.AbstractOperationsClient(
-        client_options=ClientOptions(api_endpoint=url),
-        credentials=google.oauth2.credentials.Credentials(token),
-    )
-    try:
-        yield client
-    finally:
-        client._transport._session.close()  # type: ignore[attr-defined]
 
 
 def test_no_credential_or_a_wrong_one_is_401(
