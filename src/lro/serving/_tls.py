@@ -17,6 +17,8 @@ import grpc
 
 from lro._core.errors import FailedPrecondition, InvalidArgument
 
+SHUTDOWN_SECONDS = 5
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class TlsFiles:
@@ -61,6 +63,9 @@ class TlsFiles:
             "ssl_keyfile": self.key,
             "ssl_ca_certs": self.client_ca,
             "ssl_cert_reqs": ssl.CERT_REQUIRED if self.client_ca else ssl.CERT_NONE,
+            # A client that keeps an idle TLS connection open would otherwise hold the
+            # shutdown for asyncio's SSL shutdown timeout (30 s).
+            "timeout_graceful_shutdown": SHUTDOWN_SECONDS,
         }
 
 
