@@ -57,7 +57,9 @@ def test_a_region_without_cloud_tasks_sends_to_its_fallback_queue(
     assert request.task.name == f"{queue}/tasks/{task_id('operations/o1', '3')}"
     # The service itself stays in its region: only the queue moves.
     host = "https://launchpad-v1-123456789.africa-south1.run.app"
-    assert request.task.http_request.url == f"{host}/operations/report?operation=operations/o1"
+    assert request.task.http_request.url == (
+        f"{host}/operations/report?operation=operations/o1&wakeup=3"
+    )
     token = request.task.http_request.oidc_token
     assert token.service_account_email == "alis-build@acme-prod.iam.gserviceaccount.com"
     assert token.audience == host
