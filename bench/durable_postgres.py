@@ -68,7 +68,9 @@ def main() -> None:
 
         report_waiting_cost(counting, args.waiting)
         report_throughput(
-            lambda workers, run: schema_url(database_url, f"throughput{workers}"), args.throughput
+            lambda workers, run: schema_url(database_url, f"throughput{workers}"),
+            args.throughput,
+            args.lead,
         )
 
 

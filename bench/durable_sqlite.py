@@ -10,7 +10,8 @@
 3. Waiting cost: W operations wait on children that never finish; one idle worker polls
    every ``poll`` seconds; SQL statements are counted with sqlite3's trace callback.
    Baseline: the claim time with no operation waiting.
-4. Throughput: M wake-ups due at once, run by 1 and by 3 ``lro worker`` processes.
+4. Throughput: M wake-ups that all fall due at one moment, run by 1 and by 3
+   ``lro worker`` processes; resumptions per second from that moment to the last finish.
 
     .venv/bin/python -m bench.durable_sqlite [--synchronous FULL] [--sleepers 1000]
 """
@@ -186,44 +187,62 @@ def waiting_cost(
     return counted / (seconds / poll), claim_ms
 
 
-def throughput(url: str, workers: int, count: int) -> float:
-    """Resumptions per second of ``workers`` processes on ``count`` wake-ups due at once."""
+def throughput(url: str, workers: int, count: int, lead: float) -> tuple[float, float]:
+    """Resumptions per second of ``workers`` processes on ``count`` wake-ups due at once.
+
+    The workers start first. Then every wake-up is scheduled to fall due at one moment,
+    ``lead`` seconds after the start, so that none is due before all are written. The
+    store turns each sleep into a due time on its own clock, so the due times spread a
+    little (on PostgreSQL, by the time between this process's clock reading and the
+    database's); the rate counts from the earliest of them to the last finish. Returns
+    the rate and the spread of the due times in ms.
+    """
     store = wakeup_store(open_store(url))
-    due_in_us = 4_000_000
-    names = []
-    due_us = 0
-    for _ in range(count):
-        record = OperationRecord(operation=transitions.new_operation(new_name()))
-        stored, wakeup = store.schedule(
-            record, None, WaitPlan(target_kind="handler", target="finish", sleep_us=due_in_us)
-        )
-        names.append(stored.name)
-        due_us = max(due_us, wakeup.due_time_us)
     worker_command = [sys.executable, "-m", "lro.cli", "worker", "--db", url]
     worker_command += ["--app", "durable_app:client", "--threads", "4", "--poll-interval", "0.05"]
     processes = [
-        subprocess.Popen(worker_command, cwd=BENCH, stdout=subprocess.DEVNULL)
+        subprocess.Popen(worker_command, cwd=BENCH, stdout=subprocess.PIPE, text=True)
         for _ in range(workers)
     ]
+    for process in processes:  # each prints a line once it is ready
+        assert process.stdout is not None
+        process.stdout.readline()
+    due_at_us = now_us() + round(lead * 1e6)
+    names, due_times = [], []
+    for _ in range(count):
+        record = OperationRecord(operation=transitions.new_operation(new_name()))
+        plan = WaitPlan(target_kind="handler", target="finish", sleep_us=due_at_us - now_us())
+        stored, wakeup = store.schedule(record, None, plan)
+        names.append(stored.name)
+        due_times.append(wakeup.due_time_us)
+    if now_us() >= min(due_times):
+        raise SystemExit(f"scheduling {count} wake-ups took longer than --lead {lead} s")
     while not all(r.done for r in store.get_many(names).values()):
         time.sleep(0.02)
     last_us = max(r.update_time_us for r in store.get_many(names).values())
     for process in processes:
         process.send_signal(signal.SIGTERM)
         process.wait()
+        assert process.stdout is not None
+        process.stdout.close()
     store.close()
-    return count / ((last_us - due_us) / 1e6)
+    return count / ((last_us - min(due_times)) / 1e6), (max(due_times) - min(due_times)) / 1000
 
 
-def report_throughput(urls: Callable[[int, int], str], count: int) -> None:
+def report_throughput(urls: Callable[[int, int], str], count: int, lead: float) -> None:
     """Print the median of 3 throughput runs with 1 and with 3 worker processes."""
+    medians = []
     for workers in (1, 3):
-        rates = [throughput(urls(workers, run), workers, count) for run in range(3)]
+        runs = [throughput(urls(workers, run), workers, count, lead) for run in range(3)]
+        rates = [rate for rate, _ in runs]
+        medians.append(statistics.median(rates))
         print(
-            f"throughput: {workers} worker process(es): median of 3 "
-            f"{statistics.median(rates):,.0f} resumptions/s "
-            f"(runs: {', '.join(f'{rate:,.0f}' for rate in rates)})"
+            f"throughput: {count} wake-ups due at one moment, {workers} worker process(es): "
+            f"median of 3 {medians[-1]:,.0f} resumptions/s "
+            f"(runs: {', '.join(f'{rate:,.0f}' for rate in rates)}; due times within "
+            f"{max(spread for _, spread in runs):.1f} ms)"
         )
+    print(f"throughput: ratio 3 processes / 1: {medians[1] / medians[0]:.1f}")
 
 
 def report_latencies(url: str, args: argparse.Namespace) -> None:
@@ -258,6 +277,9 @@ def parser() -> argparse.ArgumentParser:
     options.add_argument("--parents", type=int, default=200)
     options.add_argument("--waiting", type=int, default=10_000)
     options.add_argument("--throughput", type=int, default=1000)
+    options.add_argument(
+        "--lead", type=float, default=10.0, help="seconds from the start to the one due time"
+    )
     return options
 
 
@@ -277,7 +299,7 @@ def main() -> None:
 
         report_waiting_cost(traced, args.waiting)
         report_throughput(
-            lambda w, r: f"sqlite:///{workdir}/throughput-{w}-{r}.db", args.throughput
+            lambda w, r: f"sqlite:///{workdir}/throughput-{w}-{r}.db", args.throughput, args.lead
         )
 
 

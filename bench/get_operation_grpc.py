@@ -5,7 +5,7 @@ operations with 4 client threads: through an Operations stub on one channel, and
 directly through ``lro.Client.get_operation`` on the same file, measured in one run.
 Prints requests per second for both and the ratio.
 
-    .venv/bin/python bench/get_operation_grpc.py [--seconds 5] [--threads 4]
+    .venv/bin/python -m bench.get_operation_grpc [--seconds 5] [--threads 4]
 """
 
 from __future__ import annotations

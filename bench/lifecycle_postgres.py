@@ -6,7 +6,7 @@ with its NOTIFY trigger) over one psycopg connection; a second baseline does the
 while another connection of the process LISTENs, as each lro store does. All run with
 one connection in one process, then in four processes at once; all in the same run.
 Each figure is the median of the repeats, the kinds taking turns. Prints lifecycles
-per second and the ratios.
+per second and the ratios, and the CPU time per lifecycle of the one-process runs.
 
     .venv/bin/python -m bench.lifecycle_postgres [--rounds N] [--repeats R]
 
@@ -17,12 +17,14 @@ the benchmark makes its own database there and drops it.
 from __future__ import annotations
 
 import argparse
+import math
 import multiprocessing
 import statistics
 import threading
 import time
 import uuid
 from collections.abc import Callable
+from typing import NamedTuple
 
 import psycopg
 from google.protobuf import struct_pb2, wrappers_pb2
@@ -38,23 +40,38 @@ from lro._store.queries import load_queries
 QUERIES = load_queries("postgresql")
 
 
-def api_lifecycles(url: str, count: int) -> float:
-    """Seconds for ``count`` lifecycles through lro.Client."""
+class Timing(NamedTuple):
+    """Seconds of one run: on the wall clock, and of CPU in this process (all threads)."""
+
+    wall: float
+    cpu: float
+
+
+class _Stopwatch:
+    def __init__(self) -> None:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def read(self) -> Timing:
+        return Timing(time.perf_counter() - self.wall, time.process_time() - self.cpu)
+
+
+def api_lifecycles(url: str, count: int) -> Timing:
+    """The time of ``count`` lifecycles through lro.Client."""
     with lro.Client(url) as client:
-        started = time.perf_counter()
+        stopwatch = _Stopwatch()
         for index in range(count):
             op = client.new_operation()
             op.set_metadata(struct_pb2.Struct(fields={"i": struct_pb2.Value(number_value=index)}))
             op.done(wrappers_pb2.Int32Value(value=index))
-        return time.perf_counter() - started
+        return stopwatch.read()
 
 
-def raw_lifecycles(url: str, count: int) -> float:
-    """Seconds for ``count`` lifecycles as the same SQL through one psycopg connection."""
+def raw_lifecycles(url: str, count: int) -> Timing:
+    """The time of ``count`` lifecycles as the same SQL through one psycopg connection."""
     settings = parse_postgres_url(url)
     options = f"-c search_path={settings.schema}"
     with psycopg.connect(settings.conninfo, autocommit=True, options=options) as connection:
-        started = time.perf_counter()
+        stopwatch = _Stopwatch()
         for index in range(count):
             running = transitions.new_operation(f"operations/{uuid.uuid4()}")
             record = OperationRecord(running, create_time_us=now_us(), update_time_us=now_us())
@@ -66,10 +83,10 @@ def raw_lifecycles(url: str, count: int) -> float:
                 values = row_values(record.replace(operation=operation, version=version + 1))
                 values.update(update_time_us=now_us(), expected_version=version)
                 connection.execute(QUERIES["update_operation"], values)
-        return time.perf_counter() - started
+        return stopwatch.read()
 
 
-def raw_lifecycles_heard(url: str, count: int) -> float:
+def raw_lifecycles_heard(url: str, count: int) -> Timing:
     """``raw_lifecycles`` while another connection of this process LISTENs, as lro's does."""
     settings = parse_postgres_url(url)
     with psycopg.connect(settings.conninfo, autocommit=True) as listening:
@@ -90,7 +107,7 @@ def raw_lifecycles_heard(url: str, count: int) -> float:
             thread.join()
 
 
-RUNNERS: dict[str, Callable[[str, int], float]] = {
+RUNNERS: dict[str, Callable[[str, int], Timing]] = {
     "api": api_lifecycles,
     "raw": raw_lifecycles,
     "raw_heard": raw_lifecycles_heard,
@@ -102,8 +119,9 @@ def _worker(kind: str, url: str, count: int, barrier: multiprocessing.synchroniz
     RUNNERS[kind](url, count)
 
 
-def in_processes(kind: str, url: str, count: int, processes: int) -> float:
-    """Seconds until ``processes`` processes have each run ``count`` lifecycles."""
+def in_processes(kind: str, url: str, count: int, processes: int) -> Timing:
+    """Wall seconds until ``processes`` processes have each run ``count`` lifecycles (the
+    CPU of other processes is not counted: nan)."""
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(processes + 1)
     workers = [
@@ -117,7 +135,7 @@ def in_processes(kind: str, url: str, count: int, processes: int) -> float:
         worker.join()
         if worker.exitcode != 0:
             raise RuntimeError(f"a {kind} worker failed with exit code {worker.exitcode}")
-    return time.perf_counter() - started
+    return Timing(time.perf_counter() - started, math.nan)
 
 
 def main() -> None:
@@ -130,9 +148,10 @@ def main() -> None:
         "| ratio lro/raw | ratio lro/(raw + listener) |"
     )
     print("|---|---|---|---|---|---|---|")
+    cpu_line = ""
     with scratch_database() as database:
         for processes in (1, 4):
-            runs: dict[str, list[float]] = {kind: [] for kind in RUNNERS}
+            runs: dict[str, list[Timing]] = {kind: [] for kind in RUNNERS}
             for _ in range(args.repeats):  # kinds take turns, so load drifts hit each alike
                 for kind, one_run in runs.items():
                     url = schema_url(database, f"bench_{kind}")
@@ -141,13 +160,24 @@ def main() -> None:
                         one_run.append(RUNNERS[kind](url, args.rounds))
                     else:
                         one_run.append(in_processes(kind, url, args.rounds, processes))
-            seconds = {kind: statistics.median(one_run) for kind, one_run in runs.items()}
+            seconds = {kind: statistics.median(t.wall for t in one) for kind, one in runs.items()}
             total = args.rounds * processes
             raw, heard, api = (total / seconds[kind] for kind in ("raw", "raw_heard", "api"))
             print(
                 f"| {processes} | {total} | {raw:,.0f} | {heard:,.0f} | {api:,.0f} "
                 f"| {api / raw:.2f} | {api / heard:.2f} |"
             )
+            if processes == 1:
+                cpu = {
+                    kind: statistics.median(t.cpu for t in one) / total * 1e6
+                    for kind, one in runs.items()
+                }
+                cpu_line = (
+                    f"CPU per lifecycle, one process (time.process_time, all threads): raw "
+                    f"{cpu['raw']:.0f} us, raw + listener {cpu['raw_heard']:.0f} us, "
+                    f"lro {cpu['api']:.0f} us"
+                )
+    print(cpu_line)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,11 @@
 """Lifecycle throughput on SQLite: lro's API against the same SQL through raw sqlite3.
 
 One lifecycle is create, set_metadata, done. The baseline runs the statements lro runs
-(an INSERT and two compare-and-set UPDATEs) with the same pragmas and payloads, in the
-same process and run. Prints operations per second for both and the ratio.
+(an INSERT and two compare-and-set UPDATEs) with the same pragmas and payloads, writing
+the same rows, in the same process and run. Prints operations per second for both and
+the ratio.
 
-    .venv/bin/python bench/lifecycle_sqlite.py [--rounds N]
+    .venv/bin/python -m bench.lifecycle_sqlite [--rounds N] [--repeats R]
 """
 
 from __future__ import annotations
@@ -53,13 +54,10 @@ def raw_lifecycles(path: Path, synchronous: str, count: int) -> float:
         record = OperationRecord(running, create_time_us=now_us(), update_time_us=now_us())
         connection.execute(QUERIES["insert_operation"], _row_values(record))
         metadata = struct_pb2.Struct(fields={"i": struct_pb2.Value(number_value=index)})
-        for version, operation in enumerate(
-            (
-                transitions.set_metadata(running, metadata),
-                transitions.finish(running, wrappers_pb2.Int32Value(value=index)),
-            ),
-            start=1,
-        ):
+        with_metadata = transitions.set_metadata(running, metadata)
+        # Done keeps the metadata, as lro's op.done does: the same row as lro writes.
+        finished = transitions.finish(with_metadata, wrappers_pb2.Int32Value(value=index))
+        for version, operation in enumerate((with_metadata, finished), start=1):
             values = _row_values(record.replace(operation=operation, version=version + 1))
             connection.execute(
                 QUERIES["update_operation"],

@@ -1,25 +1,26 @@
 """ListOperations latency: page 1 against page 1000, over a store with many operations.
 
-Loads ``--count`` operations (a quarter of them done) into the store at ``--db`` unless
-it holds that many already, then times ``client.list_operations`` for page 1 and for
-page ``--page`` (reached by following the page tokens), with and without a filter.
-Keyset pagination should make both cost the same: the goal is a ratio <= 1.5.
+Loads ``--count`` operations (a quarter of them done) into a scratch store of
+``--backend`` (a temporary SQLite file, or a scratch PostgreSQL database on
+``$LRO_BENCH_POSTGRES_DSN``), or into the store at ``--db`` unless it holds that many
+already; then times ``client.list_operations`` for page 1 and for page ``--page``
+(reached by following the page tokens), with and without a filter. Keyset pagination
+should make both cost the same: the goal is a ratio <= 1.5.
 
-    .venv/bin/python bench/list_pages.py --db sqlite:////tmp/lro-bench-list.db
+    .venv/bin/python -m bench.list_pages [--backend postgresql] [--db URL]
 
 SQLite rows are loaded in multi-row transactions through the store's own connection
 and INSERT statement, PostgreSQL rows with COPY through the store's own pool; other
 backends are loaded through ``store.create``.
-
-    .venv/bin/python bench/list_pages.py --db 'postgresql://postgres@127.0.0.1:5432/postgres?schema=lro_bench_list'
-
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import statistics
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -114,15 +115,31 @@ def median_ms(
     return first, later
 
 
+@contextlib.contextmanager
+def _store_url(args: argparse.Namespace) -> Iterator[str]:
+    """``--db``, else a scratch store of ``--backend``, removed afterwards."""
+    if args.db:
+        yield args.db
+    elif args.backend == "postgresql":
+        from bench._postgres import schema_url, scratch_database
+
+        with scratch_database() as database:
+            yield schema_url(database, "bench_list")
+    else:
+        with tempfile.TemporaryDirectory() as folder:
+            yield f"sqlite:///{folder}/list.db"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--db", required=True, help="store URL")
+    parser.add_argument("--db", help="store URL (kept, and reused if it holds --count)")
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--count", type=int, default=1_000_000)
     parser.add_argument("--page-size", type=int, default=100)
     parser.add_argument("--page", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=200)
     args = parser.parse_args()
-    with lro.Client(args.db) as client:
+    with _store_url(args) as url, lro.Client(url) as client:
         if _stored_count(client) != args.count:
             print(f"loaded {args.count:,} operations in {load(client, args.count):.1f} s")
         print(f"| filter | page 1 ms | page {args.page} ms | ratio |")

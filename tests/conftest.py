@@ -6,7 +6,7 @@ user postgres); the session makes its own database there and each test gets a fr
 schema in it. The Spanner emulator is started by the session (``$SPANNER_EMULATOR_BIN``,
 else what ``shared/tools/spanner-emulator`` finds); each test module gets a fresh
 database, emptied before each test. Without a service its cases are skipped with the
-reason, except under ``CI=true``, where that is a failure.
+reason, except under ``CI=true``, where that is a failure (and so is any other skip).
 """
 
 from __future__ import annotations
@@ -23,6 +23,11 @@ import pytest
 
 import lro
 from tests import spanner_emulator
+from tests.ci_skips import (  # the hooks: under CI=true, every skip fails
+    in_ci,
+    pytest_make_collect_report,  # noqa: F401
+    pytest_runtest_makereport,  # noqa: F401
+)
 
 BACKENDS = ["sqlite", "postgresql", "spanner"]
 POSTGRES_DSN_ENV = "LRO_TEST_POSTGRES_DSN"
@@ -32,7 +37,7 @@ SPANNER_ENV = ("SPANNER_EMULATOR_HOST", "SPANNER_DISABLE_BUILTIN_METRICS")
 
 def skip_or_fail(reason: str) -> NoReturn:
     """Skip with ``reason``; in CI (``CI=true``) a missing service fails instead."""
-    if os.environ.get("CI", "").lower() in ("true", "1"):
+    if in_ci():
         pytest.fail(f"{reason} (CI needs it)", pytrace=False)
     pytest.skip(reason)
 

@@ -14,7 +14,11 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from tests.conftest import skip_or_fail
 
 
 def find_binaries() -> Path | None:
@@ -73,3 +77,17 @@ class PrivateServer:
         if (self.data / "postmaster.pid").exists():
             self.stop()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@contextmanager
+def running_private_server() -> Iterator[PrivateServer]:
+    """A private server, started, and removed afterwards (skipped without the binaries)."""
+    binaries = find_binaries()
+    if binaries is None:
+        skip_or_fail("no PostgreSQL server binaries (initdb, pg_ctl) are installed")
+    server = PrivateServer(binaries)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.remove()

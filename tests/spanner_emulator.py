@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -14,6 +15,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 FINDER = ROOT.parent / "shared" / "tools" / "spanner-emulator" / "spanner-emulator"
+EMULATOR_ENV = ("SPANNER_EMULATOR_HOST", "SPANNER_DISABLE_BUILTIN_METRICS")
 PROJECT = "lro-test"
 INSTANCE = "lro-test"
 
@@ -64,6 +66,58 @@ def running_emulator(binary: str) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+class PrivateEmulator:
+    """An emulator of one test's own, which it may pause, resume and stop.
+
+    ``pause`` stops the process (SIGSTOP): it answers nothing and keeps its data, as a
+    server that hangs. ``stop`` ends it: connections are refused.
+    """
+
+    def __init__(self, binary: str) -> None:
+        port = _free_port()
+        self.host = f"127.0.0.1:{port}"
+        self.process = subprocess.Popen(
+            [binary, f"--host_port={self.host}"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            _wait_for_port(port, self.process, 30)
+        except RuntimeError:
+            self.stop()
+            raise
+
+    @contextmanager
+    def selected(self) -> Iterator[None]:
+        """Inside, Spanner clients made in this process talk to this emulator."""
+        saved = {key: os.environ.get(key) for key in EMULATOR_ENV}
+        os.environ["SPANNER_EMULATOR_HOST"] = self.host
+        os.environ["SPANNER_DISABLE_BUILTIN_METRICS"] = "true"
+        try:
+            yield
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+    def pause(self) -> None:
+        """Stop the process where it is (it keeps its connections and data)."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a paused process go on."""
+        self.process.send_signal(signal.SIGCONT)
+
+    def stop(self) -> None:
+        """End the process (resumed first, so that it can exit)."""
+        if self.process.poll() is None:
+            self.resume()
+            self.process.terminate()
+        self.process.wait(timeout=10)
 
 
 def create_instance() -> None:

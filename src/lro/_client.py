@@ -16,7 +16,7 @@ from lro._calls import current_call, header_says_timed_out
 from lro._core import transitions
 from lro._core.codecs import codec_for
 from lro._core.durations import Duration, seconds
-from lro._core.errors import AlreadyExists, InvalidArgument
+from lro._core.errors import AlreadyExists, FailedPrecondition, InvalidArgument
 from lro._core.filters import parse_filter
 from lro._core.listing import (
     ListQuery,
@@ -276,18 +276,26 @@ class Client:
         return register
 
     def start(
-        self, name: str, state: Any = None, metadata: Message | None = None
+        self,
+        name: str,
+        state: Any = None,
+        metadata: Message | None = None,
+        *,
+        registered_elsewhere: bool = False,
     ) -> Operation[Any]:
         """Create an operation and have a worker run the handler called ``name`` on it.
 
         The operation and its wake-up are written in one transaction, so the handler
-        runs (at least once) even if this process dies now. The handler may be
-        registered in another process that runs a worker. With a cloud resumer that
-        runs handlers (``lro.TasksResumer``), a task runs it instead.
+        runs (at least once) even if this process dies now. With a cloud resumer that
+        runs handlers (``lro.TasksResumer``), a task runs it instead; if the task
+        cannot be created, the operation ends with that error, which is raised.
+
+        Raises:
+            FailedPrecondition: no handler ``name`` is registered on this client, and
+                ``registered_elsewhere`` is False. Pass True when the handler is
+                registered only in another process that runs a worker.
         """
-        if not isinstance(name, str) or not name:
-            raise InvalidArgument("a handler name must be a non-empty string")
-        registered = self._handlers.get(name)
+        registered = self._handler_to_start(name, registered_elsewhere)
         state_type = registered.state_type if registered else None
         if state_type is None and state is not None and not isinstance(state, dict | list):
             state_type = type(state)
@@ -311,6 +319,19 @@ class Client:
         stored, wakeup = wakeup_store(self.store).schedule(record, None, plan)
         self._scheduled(wakeup)
         return self._operation_for(stored, state_type, handler_name=name)
+
+    def _handler_to_start(self, name: str, registered_elsewhere: bool) -> Resumable | None:
+        """The handler ``name`` registered here; None if it is registered elsewhere."""
+        if not isinstance(name, str) or not name:
+            raise InvalidArgument("a handler name must be a non-empty string")
+        registered = self._handlers.get(name)
+        if registered is None and not registered_elsewhere:
+            raise FailedPrecondition(
+                f"no handler called {name!r} is registered on this client: register it "
+                f"with @client.resumable({name!r}), or pass registered_elsewhere=True "
+                "when a worker of another process registers it"
+            )
+        return registered
 
     def start_worker(self, settings: WorkerSettings | None = None) -> Worker:
         """Start the embedded worker (threads in this process), or return the running one."""

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import os
 import threading
+import weakref
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Generic, TypeVar
 
@@ -21,12 +23,17 @@ from lro._core.errors import (
     FailedPrecondition,
     InvalidArgument,
     NotFound,
-    OperationAlreadyDone,
+    OperationCancelled,
 )
 from lro._core.names import validate_name
 from lro._core.statuses import status_of
 from lro._resume.binding import wait_with_task
-from lro._resume.channels import Channels, operations_stub, validate_endpoint
+from lro._resume.channels import (
+    Channels,
+    operations_endpoint,
+    operations_stub,
+    validate_endpoint,
+)
 from lro._resume.cloud import CloudResumer, HandOver
 from lro._resume.plan import schedule_resumption, wait_plan, wakeup_store
 from lro._resume.registry import Resumable
@@ -44,6 +51,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 DEV_MODE_ENV = "K_SERVICE"
+logger = logging.getLogger("lro.operation")
+resume_logger = logging.getLogger("lro.resume")
 
 
 class Operation(Generic[T]):
@@ -72,6 +81,7 @@ class Operation(Generic[T]):
         self.callback = callback
         self._handler_name = ""
         self._state_type: type[T] | None = None
+        self._durable_wait_point: str | None = None  # set once this run scheduled one
 
     @property
     def name(self) -> str:
@@ -130,7 +140,11 @@ class Operation(Generic[T]):
         return self.get_operation()
 
     def set_metadata(self, metadata: Message) -> operations_pb2.Operation:
-        """Replace the metadata (progress); OperationAlreadyDone once done."""
+        """Replace the metadata (progress).
+
+        Raises ``lro.Cancelled`` once a caller cancelled the operation, and
+        OperationAlreadyDone once it is done otherwise (as every write does).
+        """
         return self._change(
             lambda r: r.replace(operation=transitions.set_metadata(r.operation, metadata))
         )
@@ -156,18 +170,17 @@ class Operation(Generic[T]):
 
         ``error`` is an exception (``lro.Error``, ``grpc.RpcError``, a
         ``google.api_core`` exception, or any other, which gives UNKNOWN) or a
-        ``google.rpc.Status``. Raises OperationAlreadyDone if it is done already,
-        except for an ``lro.Cancelled`` on an operation that was cancelled: then the
-        operation is returned as it is.
+        ``google.rpc.Status``. On an operation that a caller cancelled it does
+        nothing and returns the operation, so that ``except Exception as exc:
+        op.error(exc)`` is safe; on one done otherwise it raises OperationAlreadyDone.
         """
-        if isinstance(error, Cancelled):
-            current = self.get_operation()
-            if transitions.is_cancelled(current):
-                return current
         status = status_of(error)
-        return self._change(
-            lambda r: r.replace(operation=transitions.fail(r.operation, status, metadata))
-        )
+        try:
+            return self._change(
+                lambda r: r.replace(operation=transitions.fail(r.operation, status, metadata))
+            )
+        except OperationCancelled:
+            return self.get_operation()
 
     def delete(self) -> None:
         """Delete the operation from the store."""
@@ -228,9 +241,11 @@ class Operation(Generic[T]):
                 should then return. A worker resumes the operation when the wait is
                 over (or timed out: ``op.wait_timed_out``), with
                 ``op.resume_point == resume_at``.
-            child_endpoint: address (``host:port`` or ``https://host``) of the
-                ``google.longrunning.Operations`` service that has the children, for
-                a wait that must outlive this process (``service`` cannot).
+            child_endpoint: where the ``google.longrunning.Operations`` service that
+                has the children is: ``host:port``, ``https://host``, or the Go
+                package's GetOperation URL
+                (``https://host/google.longrunning.Operations/GetOperation``); for a
+                wait that must outlive this process (``service`` cannot).
 
         Returns:
             The finished children by name (``{}`` for a durable wait). A child that
@@ -238,17 +253,20 @@ class Operation(Generic[T]):
 
         Raises:
             WaitDeadlineExceeded: past ``timeout``, naming the children still running.
-            Cancelled: this operation was cancelled meanwhile; the children still
-                running are then cancelled too (best effort).
+            Cancelled: this operation was cancelled, before the wait or during it;
+                the children still running are then cancelled too (best effort).
             Unavailable: past ``timeout`` while the store was unreachable (a wait rides
                 out shorter outages).
         """
+        self._refuse_after_durable_wait()
         every = seconds(poll_frequency, "poll_frequency")
         sleep_seconds = seconds(sleep, "sleep")
         names = [validate_name(name) for name in children]
         limit = seconds(timeout, "timeout")
         if child_endpoint is not None and service is not None:
             raise InvalidArgument("give service or child_endpoint, not both")
+        if child_endpoint is not None:
+            child_endpoint = operations_endpoint(child_endpoint)
         if resume_at is not None:
             if service is not None and service is not self._client:
                 raise InvalidArgument(
@@ -264,16 +282,16 @@ class Operation(Generic[T]):
                 child_endpoint=child_endpoint,
             )
             return {}
-        with CancellationWatch(self._client.store, self.name, every) as watch:
-            watch.pause(sleep_seconds)
-        if not names:
-            return {}
         with contextlib.closing(Channels()) as channels:
             if child_endpoint is not None:
-                service = operations_stub(channels.get(validate_endpoint(child_endpoint)))
+                service = operations_stub(channels.get(child_endpoint))
             try:
+                with CancellationWatch(self._client.store, self.name, every) as watch:
+                    watch.pause(sleep_seconds)
+                if not names:
+                    return {}
                 return self._wait_for_children(names, limit, every, service)
-            except Cancelled:
+            except Cancelled:  # also when it came before the wait: no child runs orphaned
                 _cancel_children(names, service or self._client)
                 raise
 
@@ -337,13 +355,13 @@ class Operation(Generic[T]):
             children=children,
             timeout=timeout,
             poll_frequency=poll_frequency,
-            child_endpoint=validate_endpoint(child_endpoint) if child_endpoint else "",
+            child_endpoint=child_endpoint or "",
         )
         with self._lock:
             current = self._record
             state = self._codec.encode(self._state) if self._state_loaded else None  # type: ignore[arg-type]
         record, wakeup = schedule_resumption(store, current, point, state, plan)
-        self._keep_newer(record)
+        self._keep_newer(record, durable_wait_point=point)
         self._client._scheduled(wakeup)
 
     def _hand_over(
@@ -374,12 +392,11 @@ class Operation(Generic[T]):
         )
         if target[0] == "handler":  # resumed by the resume endpoint, through a bound task
             store = self._client.store
-            self._keep_newer(wait_with_task(store, cloud, current, (point, state), hand_over))
+            record = wait_with_task(store, cloud, current, (point, state), hand_over)
+            self._keep_newer(record, durable_wait_point=point)
             return
 
         def save(record: OperationRecord) -> OperationRecord:
-            if record.done:
-                raise OperationAlreadyDone(record.name)
             return record.replace(
                 resume_point=point,
                 state=state if state is not None else record.state,
@@ -387,22 +404,42 @@ class Operation(Generic[T]):
                 wait_timed_out=False,
             )
 
-        cloud.resume_later(dataclasses.replace(hand_over, record=self._update(save)))
+        saved = self._update(save)
+        cloud.resume_later(dataclasses.replace(hand_over, record=saved))
+        with self._lock:
+            self._durable_wait_point = point
 
     def _resume_target(self) -> tuple[TargetKind, str, str, str]:
-        """Whom a durable wait resumes: (kind, name, endpoint, pinned_to)."""
+        """Whom a durable wait resumes: (kind, name, endpoint, pinned_to).
+
+        In production (``K_SERVICE`` set) a callback gives way to the gRPC method, as
+        in the Go package (Cloud Workflows takes it, or a worker calls the resume
+        host); without a method the callback is kept, and the client warns once that
+        such wake-ups are pinned to this process.
+        """
         if self._handler_name:
             return "handler", self._handler_name, "", ""
+        method = self._method_target()
         if self.callback is not None:
+            if not self.in_dev_mode:
+                if method:
+                    return method
+                _warn_pinned_callback(self._client, self.name)
             self._client._callbacks[self.name] = Resumable(self.callback, self._state_type)
             return "callback", self.name, "", self._client.instance_id
-        if self.resume_method and self._client.resume_host:
-            return "grpc", self.resume_method, validate_endpoint(self._client.resume_host), ""
+        if method:
+            return method
         raise FailedPrecondition(
             f"operation {self.name!r} has nothing to resume it: start it with "
             "client.start(handler), or give callback=, or resume_method= and the "
             "client's resume_host"
         )
+
+    def _method_target(self) -> tuple[TargetKind, str, str, str] | None:
+        """The gRPC method that resumes this operation at the resume host, if both are set."""
+        if self.resume_method and self._client.resume_host:
+            return "grpc", self.resume_method, validate_endpoint(self._client.resume_host), ""
+        return None
 
     def _change(
         self, change: Callable[[OperationRecord], OperationRecord]
@@ -410,36 +447,86 @@ class Operation(Generic[T]):
         return self._update(change).operation
 
     def _update(self, change: Callable[[OperationRecord], OperationRecord]) -> OperationRecord:
+        """Write ``change`` while the operation runs (see ``transitions.ensure_running``)."""
+        self._refuse_after_durable_wait()
         with self._lock:
             current = self._record
-        record = update_record(self._client.store, current, change)
+
+        def change_running(record: OperationRecord) -> OperationRecord:
+            transitions.ensure_running(record.operation)
+            return change(record)
+
+        record = update_record(self._client.store, current, change_running)
         self._keep_newer(record)
         return record
 
-    def _keep_newer(self, record: OperationRecord) -> None:
-        """Hold ``record`` if it is newer than the record held."""
+    def _keep_newer(self, record: OperationRecord, durable_wait_point: str | None = None) -> None:
+        """Hold ``record`` if it is newer than the record held; after a durable wait,
+        remember its point (see ``_refuse_after_durable_wait``)."""
         with self._lock:
             if record.version > self._record.version:
                 self._record = record
+            if durable_wait_point is not None:
+                self._durable_wait_point = durable_wait_point
+
+    def _refuse_after_durable_wait(self) -> None:
+        """After ``wait(resume_at=...)`` this run must end: a write now would land at
+        the wrong point of the handler."""
+        point = self._durable_wait_point
+        if point is not None:
+            raise FailedPrecondition(
+                f"operation {self.name!r} scheduled a durable wait (resume_at={point!r}); "
+                "return from the handler now: it runs again at that resume point"
+            )
 
     def __repr__(self) -> str:
         return f"Operation({self.name!r})"
 
 
+_PINNED_WARNED: weakref.WeakSet[Client] = weakref.WeakSet()
+_PINNED_WARNED_LOCK = threading.Lock()
+
+
+def _warn_pinned_callback(client: Client, name: str) -> None:
+    """Warn, once per client, that a production wake-up is kept by this process only."""
+    with _PINNED_WARNED_LOCK:
+        if client in _PINNED_WARNED:
+            return
+        _PINNED_WARNED.add(client)
+    resume_logger.warning(
+        "operation %s waits durably with callback= in production (K_SERVICE is set) and "
+        "has no resume method: the wake-up is pinned to this process, and is lost if the "
+        "process is scaled down or restarted before it is due. Register a handler "
+        "(@client.resumable, client.start), or give resume_method= and a resume host, "
+        "as in the Go package. (Said once per client.)",
+        name,
+    )
+
+
 def _cancel_children(names: Iterable[str], service: object) -> None:
-    """Cancel the children still running, where ``service`` can (best effort)."""
+    """Cancel the children still running, where ``service`` can (best effort).
+
+    A child that cannot be cancelled is logged and left; a child this client's store
+    no longer has is left quietly.
+    """
     cancel = getattr(service, "cancel_operation", None)
     if cancel is None:
         cancel = getattr(service, "CancelOperation", None)
         if cancel is None:
             return
         for name in names:
-            with contextlib.suppress(Exception):
+            try:
                 cancel(operations_pb2.CancelOperationRequest(name=name))
+            except Exception as exc:
+                logger.warning("could not cancel child %s of a cancelled wait: %s", name, exc)
         return
     for name in names:
-        with contextlib.suppress(NotFound):
+        try:
             cancel(name)
+        except NotFound:
+            continue
+        except Exception as exc:
+            logger.warning("could not cancel child %s of a cancelled wait: %s", name, exc)
 
 
 def no_default_state(state_type: type) -> Callable[[], object]:

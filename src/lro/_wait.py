@@ -57,7 +57,7 @@ def wait_in_store(
     watched = {owner} if owner else set()
     with store.changes.waiter(pending | watched) as waiter:
         while True:
-            records, outage = _read_through_outage(store.get_many, pending | watched)
+            records, outage = read_through_outage(store.get_many, pending | watched)
             if records is not None:
                 if owner and owner in records and is_cancelled(records[owner].operation):
                     raise cancelled_error(owner)
@@ -98,22 +98,42 @@ def latest_in_store(
     with store.changes.waiter([name]) as waiter:
         latest = store.get(name).operation
         outage: Unavailable | None = None
-        while True:
-            remaining = deadline - time.monotonic()
-            if latest.done or not keep_waiting() or (remaining <= 0 and outage is None):
-                return latest
-            if outage is not None and remaining <= 0:
-                raise outage
-            delay = min(remaining, recheck_every)
-            waiter.wait(min(delay, OUTAGE_RECHECK) if outage else delay)
-            record, outage = _read_through_outage(store.get, name)
+        while (
+            pause := next_pause(
+                latest, outage, deadline - time.monotonic(), recheck_every, keep_waiting()
+            )
+        ) is not None:
+            if not waiter.wait(pause) and outage is None and time.monotonic() >= deadline:
+                break  # nothing changed until the deadline: answer now, without a read
+            record, outage = read_through_outage(store.get, name)
             if record is not None:
                 latest = record.operation
+        return latest
 
 
-def _read_through_outage(
-    read: Callable[[A], R], argument: A
-) -> tuple[R | None, Unavailable | None]:
+def next_pause(
+    latest: Operation,
+    outage: Unavailable | None,
+    remaining: float,
+    recheck_every: float,
+    keep_waiting: bool = True,
+) -> float | None:
+    """How long a wait for ``latest`` pauses before it reads again; None when it is over.
+
+    During an outage the store is read again sooner, and past the deadline the wait
+    raises the outage rather than return a state it could not refresh.
+    """
+    if latest.done or not keep_waiting:
+        return None
+    if remaining <= 0:
+        if outage is not None:
+            raise outage
+        return None
+    delay = min(remaining, recheck_every)
+    return min(delay, OUTAGE_RECHECK) if outage else delay
+
+
+def read_through_outage(read: Callable[[A], R], argument: A) -> tuple[R | None, Unavailable | None]:
     """``read(argument)``, or None and the error while the store is unavailable."""
     try:
         return read(argument), None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from google.longrunning import operations_proto_pb2 as operations_pb2
@@ -12,6 +14,8 @@ from google.protobuf import wrappers_pb2
 from google.rpc import code_pb2
 
 import lro
+from lro._wait import latest_in_store
+from lro.serving._requests import latest_async
 
 
 def _later(seconds: float, action: Callable[[], object]) -> threading.Thread:
@@ -125,3 +129,28 @@ def test_wait_operation_default_store(tmp_path: str, monkeypatch: pytest.MonkeyP
         op = client.new_operation()
         op.done()
     assert lro.wait_operation(op.name, timeout=1).done
+
+
+@pytest.mark.parametrize("driver", ["sync", "asyncio"])
+def test_a_wait_that_runs_out_answers_without_reading_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, driver: str
+) -> None:
+    # A read after the deadline would make WaitOperation answer after the RPC deadline.
+    # (No change watch here: a watch may rightly wake the wait once to look again.)
+    client = lro.Client(f"sqlite:///{tmp_path}/lro.db?change_poll_ms=0")
+    op = client.new_operation()
+    reads: list[str] = []
+    read = client.store.get
+
+    def counted(name: str) -> object:
+        reads.append(name)
+        return read(name)
+
+    monkeypatch.setattr(client.store, "get", counted)
+    if driver == "sync":
+        latest = latest_in_store(client.store, op.name, timeout=0.3)
+    else:
+        latest = asyncio.run(latest_async(client.store, op.name, 0.3))
+    assert reads == [op.name]  # read once, when it began; nothing changed since
+    assert latest == op.get_operation()
+    client.close()

@@ -275,10 +275,18 @@ def test_close_releases_the_lease_of_a_handler_past_the_grace(store_url: str) ->
 
 def test_workers_leave_handlers_they_do_not_know(store_url: str) -> None:
     with lro.Client(store_url, worker=FAST) as client:
-        op = client.start("registered-elsewhere", state={"k": 1})
-        worker = client.start_worker()
-        threading.Event().wait(0.3)
-        assert worker.running == 0
+        ran = threading.Event()
+
+        @client.resumable("known")
+        def known(op: lro.Operation[object]) -> None:
+            ran.set()
+            op.done()
+
+        op = client.start("registered-elsewhere", state={"k": 1}, registered_elsewhere=True)
+        # Due after the unknown one: a claim takes due wake-ups earliest first, so once
+        # this one has run, the worker has passed over the other.
+        client.start("known")
+        assert ran.wait(10)
         wakeup = client.store.get_wakeup(op.name)  # type: ignore[attr-defined]
         assert wakeup is not None
         assert wakeup.claims == 0
@@ -383,7 +391,8 @@ def test_cancelling_a_waiting_operation_removes_its_wakeup(durable_client: lro.C
     @durable_client.resumable("long-wait")
     def long_wait(op: lro.Operation[object]) -> None:
         if op.resume_point:
-            resumed.append(op.resume_point)
+            resumed.append(op.name)
+            op.done()
             return
         op.wait(sleep=0.3, resume_at="later")
 
@@ -391,17 +400,35 @@ def test_cancelling_a_waiting_operation_removes_its_wakeup(durable_client: lro.C
     assert eventually(lambda: durable_client.store.get(op.name).resume_point == "later")
     durable_client.cancel_operation(op.name)
     assert durable_client.store.get_wakeup(op.name) is None  # type: ignore[attr-defined]
-    threading.Event().wait(0.5)
-    assert resumed == []
+    # The same wait, due later: once it has been resumed, and the worker runs nothing
+    # more, the cancelled one (due first) would have been resumed too.
+    later = durable_client.start("long-wait")
+    assert eventually(lambda: later.name in resumed)
+    worker = durable_client.start_worker()
+    assert eventually(lambda: worker.running == 0)
+    assert resumed == [later.name]
     assert durable_client.get_operation(op.name).error.code == code_pb2.CANCELLED
 
 
 def test_children_in_a_second_lro_server(durable_client: lro.Client, tmp_path: Path) -> None:
     from lro.serving import OperationsServicer
 
+    class Counted(OperationsServicer):
+        """The Operations service, counting the GetOperation calls it answered."""
+
+        answered = threading.Semaphore(0)
+
+        def GetOperation(  # noqa: N802
+            self, request: operations_pb2.GetOperationRequest, context: grpc.ServicerContext
+        ) -> operations_pb2.Operation:
+            operation = super().GetOperation(request, context)
+            self.answered.release()
+            return operation
+
     other = lro.Client(f"sqlite:///{tmp_path}/second.db", worker=False)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    operations_pb2_grpc.add_OperationsServicer_to_server(OperationsServicer(other), server)  # type: ignore[no-untyped-call]
+    servicer = Counted(other)
+    operations_pb2_grpc.add_OperationsServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
     endpoint = f"127.0.0.1:{server.add_insecure_port('127.0.0.1:0')}"
     server.start()
     try:
@@ -418,7 +445,9 @@ def test_children_in_a_second_lro_server(durable_client: lro.Client, tmp_path: P
 
         op = durable_client.start("second-server")
         assert eventually(lambda: durable_client.store.get(op.name).resume_point == "p")
-        threading.Event().wait(0.3)
+        # Polled twice, and told "not done" each time: the first answer was acted on.
+        assert servicer.answered.acquire(timeout=10)
+        assert servicer.answered.acquire(timeout=10)
         assert not durable_client.get_operation(op.name).done
         child.done(wrappers_pb2.StringValue(value="child result"))
         assert _text(_final(durable_client, op.name)) == "timed out: False"

@@ -1,10 +1,10 @@
-"""Worker processes (``lro worker``), on SQLite and PostgreSQL: a SIGKILL loses
+"""Worker processes (``lro worker``), on SQLite, PostgreSQL and Spanner: a SIGKILL loses
 nothing, and several processes share the work without running one operation twice at
 once.
 
-Not on the Spanner emulator in the suite: it runs one read-write transaction at a time
-across all processes and aborts the others, so these tests pass there but take about
-20 s and 35 s. Give ``parallel_store_url`` the param "spanner" to run them on it.
+The Spanner emulator runs one read-write transaction at a time across all processes and
+aborts the others, so there the tests use fewer operations (the same runs at full size
+take about 20 s and 35 s on it).
 """
 
 from __future__ import annotations
@@ -31,16 +31,20 @@ from tests.durable.ledger import LEDGER_ENV, ledger
 REPO = Path(__file__).resolve().parents[2]
 APP = "tests.durable.process_app:client"
 THREADS = 4
+# Operations of each kind per test, by backend.
+SIZES = {"sqlite": 100, "postgresql": 100, "spanner": 20}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def parallel_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A URL of an empty store on the backends that run write transactions in parallel."""
+@pytest.fixture(params=list(SIZES))
+def parallel_store(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, int]:
+    """A URL of an empty store on each backend, and how many operations to run there."""
     if request.param == "postgresql":
-        return fresh_postgres_url(request.getfixturevalue("postgres_database_url"))
-    if request.param == "spanner":
-        return fresh_spanner_url(request.getfixturevalue("spanner_database"))
-    return f"sqlite:///{tmp_path}/lro.db"
+        url = fresh_postgres_url(request.getfixturevalue("postgres_database_url"))
+    elif request.param == "spanner":
+        url = fresh_spanner_url(request.getfixturevalue("spanner_database"))
+    else:
+        url = f"sqlite:///{tmp_path}/lro.db"
+    return url, SIZES[request.param]
 
 
 class WorkerProcess:
@@ -107,22 +111,28 @@ def _finish_later(children: list[lro.Operation[object]], gap: float) -> threadin
 
 
 def test_a_worker_killed_midway_loses_nothing_and_finishes_nothing_twice(
-    parallel_store_url: str, tmp_path: Path
+    parallel_store: tuple[str, int], tmp_path: Path
 ) -> None:
-    url, ledger_path = parallel_store_url, tmp_path / "ledger.db"
+    (url, size), ledger_path = parallel_store, tmp_path / "ledger.db"
     producer = lro.Client(url, worker=False)
     ledger(str(ledger_path)).close()
     first = WorkerProcess(url, ledger_path, tmp_path / "worker.log", lease=1.0)
-    children = [producer.new_operation() for _ in range(100)]
-    ops = [producer.start("waiter", {"sleep": 0.3 + i * 0.02, "work": 0.05}) for i in range(100)]
-    ops += [producer.start("waiter", {"child": c.name, "work": 0.05}) for c in children]
+    children = [producer.new_operation() for _ in range(size)]
+    ops = [
+        producer.start("waiter", {"sleep": 0.3 + i * 0.02, "work": 0.05}, registered_elsewhere=True)
+        for i in range(size)
+    ]
+    ops += [
+        producer.start("waiter", {"child": c.name, "work": 0.05}, registered_elsewhere=True)
+        for c in children
+    ]
     names = [op.name for op in ops]
     finisher = _finish_later(children, 0.02)
 
-    assert eventually(lambda: len(_ledger_rows(ledger_path, "completions")) >= 60, 60)
+    assert eventually(lambda: len(_ledger_rows(ledger_path, "completions")) >= 0.3 * size, 60)
     assert first.stop(signal.SIGKILL) == -signal.SIGKILL
     completed_before_kill = len(_ledger_rows(ledger_path, "completions"))
-    assert completed_before_kill < 200, "the kill came too late to test anything"
+    assert completed_before_kill < len(names), "the kill came too late to test anything"
     second = WorkerProcess(url, ledger_path, tmp_path / "worker.log", lease=1.0)
     finisher.join()
     assert eventually(lambda: _all_done(producer, names), 90), "operations were lost"
@@ -149,9 +159,9 @@ def test_a_worker_killed_midway_loses_nothing_and_finishes_nothing_twice(
 
 
 def test_three_worker_processes_never_run_one_operation_twice(
-    parallel_store_url: str, tmp_path: Path
+    parallel_store: tuple[str, int], tmp_path: Path
 ) -> None:
-    url, ledger_path = parallel_store_url, tmp_path / "ledger.db"
+    (url, size), ledger_path = parallel_store, tmp_path / "ledger.db"
     producer = lro.Client(url, worker=False)
     ledger(str(ledger_path)).close()
     workers = [
@@ -159,7 +169,10 @@ def test_three_worker_processes_never_run_one_operation_twice(
     ]
     # Many wake-ups due at the same moments, so that the workers compete for them.
     ops = [
-        producer.start("waiter", {"sleep": 0.5 + (i % 10) * 0.1, "work": 0.01}) for i in range(300)
+        producer.start(
+            "waiter", {"sleep": 0.5 + (i % 10) * 0.1, "work": 0.01}, registered_elsewhere=True
+        )
+        for i in range(3 * size)
     ]
     names = [op.name for op in ops]
     assert eventually(lambda: _all_done(producer, names), 90)

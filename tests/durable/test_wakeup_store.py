@@ -15,7 +15,6 @@ from lro._core import transitions
 from lro._core.names import new_name
 from lro._resume.plan import wakeup_store
 from lro._store.base import OperationRecord, StaleVersion, WaitPlan, Wakeup, WakeupStore
-from lro._store.queries import load_migrations, load_queries
 from lro._store.spanner import SpannerStore
 from lro._store.sqlite import SqliteStore
 from lro._store.urls import open_store, spanner_config
@@ -244,15 +243,3 @@ def test_finishing_or_deleting_an_operation_removes_its_wakeup(store: WakeupStor
     assert store.get_wakeup(deleted.name) is None
     assert store.get_wakeup(kept.name) is not None
     assert [w.name for w in _claim(store)] == [kept.name]
-
-
-def test_the_postgresql_wakeup_queries_cover_every_verb() -> None:
-    # The PostgreSQL store implements the verbs with these (checked against a real
-    # server where that store is present); here: they ship, and parse.
-    queries = load_queries("postgresql", "wakeups.sql")
-    verbs = {"claim_wakeups", "renew_wakeups", "postpone_wakeup", "finish_wakeup"}
-    verbs |= {"release_wakeups", "get_wakeup", "upsert_wakeup", "count_failure"}
-    assert verbs <= queries.keys()
-    assert "FOR UPDATE OF ready SKIP LOCKED" in queries["claim_wakeups"]
-    numbers = [number for number, _, _ in load_migrations("postgresql")]
-    assert 3 in numbers

@@ -1,9 +1,12 @@
-"""PostgreSQL restarts in the middle of a run: calls fail clearly, work goes on after."""
+"""PostgreSQL restarts in the middle of a run: calls fail clearly, work goes on after.
+
+That a wait reads through the outage, and fails only at its timeout, is shown in
+``test_outages.py``, on every backend and every way of waiting.
+"""
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -11,22 +14,14 @@ from google.protobuf import wrappers_pb2
 from google.rpc import code_pb2
 
 import lro
-from tests.conftest import skip_or_fail
-from tests.postgres_server import PrivateServer, find_binaries
+from tests.postgres_server import PrivateServer, running_private_server
 
 
 @pytest.fixture
 def server() -> Iterator[PrivateServer]:
     """A private, running PostgreSQL server."""
-    binaries = find_binaries()
-    if binaries is None:
-        skip_or_fail("no PostgreSQL server binaries (initdb, pg_ctl) are installed")
-    private = PrivateServer(binaries)
-    try:
-        private.start()
+    with running_private_server() as private:
         yield private
-    finally:
-        private.remove()
 
 
 def test_operations_in_flight_survive_a_restart(server: PrivateServer) -> None:
@@ -60,7 +55,6 @@ def test_operations_in_flight_survive_a_restart(server: PrivateServer) -> None:
         assert f"127.0.0.1:{server.port}" in caught.value.message
         with pytest.raises(lro.Unavailable):
             caller.new_operation()
-        time.sleep(0.5)  # the waiting handler keeps re-reading through the outage
 
         server.start()
         caller.new_operation(existing=child.name).done()

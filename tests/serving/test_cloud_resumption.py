@@ -18,7 +18,6 @@ from urllib.parse import parse_qs, urlsplit
 import grpc
 import pytest
 import requests
-from google.api_core import exceptions
 from google.cloud import tasks_v2
 from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
 from google.cloud.workflows import executions_v1
@@ -421,12 +420,16 @@ def test_failures_are_retried_by_cloud_tasks_then_end_the_operation(
     assert _outcome(setup.dispatch(task)) == "ignored"
 
 
-def test_a_task_that_cannot_be_created_saves_nothing(tasks_setup: TasksSetup) -> None:
+def test_a_task_that_cannot_be_created_ends_start_and_saves_nothing_in_a_wait(
+    tasks_setup: TasksSetup,
+) -> None:
     setup = tasks_setup
     setup.recorder.answer(CREATE_TASK, grpc.StatusCode.PERMISSION_DENIED)
-    with pytest.raises(exceptions.PermissionDenied):
+    with pytest.raises(lro.PermissionDenied):
         setup.client.start("report", state={})
-    assert setup.client.list_operations() == ([], "")  # the operation went again
+    (ended,), _ = setup.client.list_operations()  # nothing would run it: it ended
+    assert (ended.done, ended.error.code) == (True, code_pb2.PERMISSION_DENIED)
+    assert setup.client.store.get_wakeup(ended.name) is None  # type: ignore[attr-defined]
     op = setup.client.start("report", state={})
     (task,) = setup.tasks(op.name)
     setup.recorder.answer(CREATE_TASK, grpc.StatusCode.PERMISSION_DENIED)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from concurrent import futures
@@ -82,35 +83,62 @@ def _aio_server(client: lro.Client, seen: list[tuple[str, str, str]]) -> Iterato
     loop.close()
 
 
-@pytest.mark.parametrize("make_server", [_sync_server, _aio_server], ids=["sync", "aio"])
-def test_interceptor_continues_the_resumed_operation(
-    client: lro.Client,
-    make_server: Callable[[lro.Client, list[tuple[str, str, str]]], Iterator[str]],
-) -> None:
-    seen: list[tuple[str, str, str]] = []
+MakeServer = Callable[[lro.Client, list[tuple[str, str, str]]], Iterator[str]]
+
+
+@contextlib.contextmanager
+def _calling(
+    client: lro.Client, make_server: MakeServer, seen: list[tuple[str, str, str]]
+) -> Iterator[Callable[..., operations_pb2.Operation]]:
+    """The service's method, callable on a server that runs under the interceptor."""
     servers = make_server(client, seen)
     address = next(servers)
     try:
         with grpc.insecure_channel(address) as channel:
-            call = channel.unary_unary(
+            yield channel.unary_unary(
                 METHOD,
                 request_serializer=wrappers_pb2.StringValue.SerializeToString,
                 response_deserializer=operations_pb2.Operation.FromString,
             )
-            first = call(wrappers_pb2.StringValue(), timeout=10)
-            operation_id = first.name.rsplit("/", 1)[-1]
-            resumed = call(
-                wrappers_pb2.StringValue(),
-                metadata=((lro.OPERATION_ID_HEADER, operation_id),),
-                timeout=10,
-            )
-            with pytest.raises(grpc.RpcError) as caught:
-                call(wrappers_pb2.StringValue(), metadata=((lro.OPERATION_ID_HEADER, "a b"),))
     finally:
         next(servers, None)
+
+
+@pytest.mark.parametrize("make_server", [_sync_server, _aio_server], ids=["sync", "aio"])
+def test_interceptor_continues_the_resumed_operation(
+    client: lro.Client, make_server: MakeServer
+) -> None:
+    seen: list[tuple[str, str, str]] = []
+    with _calling(client, make_server, seen) as call:
+        first = call(wrappers_pb2.StringValue(), timeout=10)
+        operation_id = first.name.rsplit("/", 1)[-1]
+        resumed = call(
+            wrappers_pb2.StringValue(),
+            metadata=((lro.OPERATION_ID_HEADER, operation_id),),
+            timeout=10,
+        )
+        with pytest.raises(grpc.RpcError) as caught:
+            call(wrappers_pb2.StringValue(), metadata=((lro.OPERATION_ID_HEADER, "a b"),))
     assert resumed.name == first.name
     assert [entry[1] for entry in seen] == [METHOD, METHOD]
     assert seen[1][0] == first.name
     assert seen[1][2] != first.name  # the child is new
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert len(seen) == 2
+
+
+@pytest.mark.parametrize("make_server", [_sync_server, _aio_server], ids=["sync", "aio"])
+def test_a_timed_out_workflows_resume_reaches_the_operation(
+    client: lro.Client, make_server: MakeServer
+) -> None:
+    with _calling(client, make_server, []) as call:
+        on_time, late = (call(wrappers_pb2.StringValue(), timeout=10) for _ in range(2))
+        for operation, timed_out in ((on_time, "false"), (late, "true")):
+            header = (lro.OPERATION_ID_HEADER, operation.name.rsplit("/", 1)[-1])
+            call(
+                wrappers_pb2.StringValue(),
+                metadata=(header, ("x-alis-wait-timed-out", timed_out)),
+                timeout=10,
+            )
+    assert not client.new_operation(existing=on_time.name).wait_timed_out
+    assert client.new_operation(existing=late.name).wait_timed_out

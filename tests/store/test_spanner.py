@@ -170,7 +170,7 @@ def test_a_go_table_refuses_durable_waits_clearly(go_database: str) -> None:
         with pytest.raises(lro.FailedPrecondition, match="lro's own Spanner schema"):
             op.wait(sleep=1, resume_at="p")
         with pytest.raises(lro.FailedPrecondition, match="lro's own Spanner schema"):
-            client.start("anything")
+            client.start("anything", registered_elsewhere=True)
         assert not client.get_operation(op.name).done
         op.done()  # finishing touches no wake-up table (the Go database has none)
         assert client.get_operation(op.name).done

@@ -133,6 +133,18 @@ class OperationAlreadyDone(FailedPrecondition):
         self.operation = operation
 
 
+class OperationCancelled(Cancelled, OperationAlreadyDone):
+    """A write to an operation that a caller cancelled.
+
+    An ``lro.Cancelled`` (code CANCELLED) that is also an ``OperationAlreadyDone``:
+    a cancelled operation is done.
+    """
+
+    def __init__(self, operation: str) -> None:
+        Error.__init__(self, f"operation {operation!r} was cancelled")
+        self.operation = operation
+
+
 class WaitDeadlineExceeded(DeadlineExceeded):
     """A wait ran out of time with operations still running."""
 

@@ -12,7 +12,7 @@ from google.protobuf import empty_pb2
 from google.protobuf.message import Message
 
 from lro._core.anys import pack
-from lro._core.errors import InvalidArgument, OperationAlreadyDone
+from lro._core.errors import InvalidArgument, OperationAlreadyDone, OperationCancelled
 
 
 def new_operation(name: str, metadata: Message | None = None) -> Operation:
@@ -79,3 +79,12 @@ def cancel(operation: Operation) -> Operation:
 def is_cancelled(operation: Operation) -> bool:
     """Whether ``operation`` ended by cancellation (done with code CANCELLED)."""
     return operation.done and operation.error.code == code_pb2.CANCELLED
+
+
+def ensure_running(operation: Operation) -> None:
+    """Refuse a change of a done operation: OperationCancelled (an ``lro.Cancelled``)
+    if a caller cancelled it, else OperationAlreadyDone."""
+    if is_cancelled(operation):
+        raise OperationCancelled(operation.name)
+    if operation.done:
+        raise OperationAlreadyDone(operation.name)

@@ -11,16 +11,14 @@ finds nothing to claim, and does nothing.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import secrets
 import time
 
 from lro._core.errors import FailedPrecondition
-from lro._resume.cloud import CloudResumer, HandOver
+from lro._resume.cloud import CloudResumer, HandOver, end_unscheduled
 from lro._resume.plan import micros, schedule_resumption, wakeup_store
 from lro._store.base import OperationRecord, Store, WaitPlan, WakeupStore
 
-logger = logging.getLogger("lro.resume")
 PIN_PREFIX = "task:"
 
 
@@ -46,21 +44,18 @@ def start_with_task(
     """Create ``record`` and its wake-up for ``handler``, then the task bound to it.
 
     The wake-up is written first, so that the task always finds it. If the task cannot
-    be created, the operation is deleted again (nothing would ever run it) and the
-    error raised.
+    be created, nothing would ever run the handler: the operation ends with that error's
+    code, and the error is raised (see ``end_unscheduled``).
     """
     wakeups = binding_store(store)
     token = secrets.token_urlsafe(18)
     plan = WaitPlan(target_kind="handler", target=handler, pinned_to=task_pin(token))
     stored, _ = wakeups.schedule(record, None, plan)
+    hand_over = HandOver(stored, "handler", handler, 0, (), 0, 0, "", token)
     try:
-        cloud.resume_later(HandOver(stored, "handler", handler, 0, (), 0, 0, "", token))
-    except BaseException:
-        try:
-            wakeups.delete(stored.name)
-        except Exception:
-            logger.exception("operation %s has no task and could not be deleted", stored.name)
-        raise
+        cloud.resume_later(hand_over)
+    except Exception as exc:
+        raise end_unscheduled(wakeups, hand_over, exc) from exc
     return stored
 
 

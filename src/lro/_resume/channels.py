@@ -14,6 +14,7 @@ from lro._core.errors import InvalidArgument
 from lro._wait import OperationsService
 
 OPERATION_ID_HEADER = "x-alis-operation-id"
+GET_OPERATION_PATH = "/google.longrunning.Operations/GetOperation"
 
 
 def channel_target(endpoint: str) -> tuple[str, bool]:
@@ -28,6 +29,14 @@ def channel_target(endpoint: str) -> tuple[str, bool]:
     if not host or "/" in host:
         raise InvalidArgument(f"bad endpoint {endpoint!r}: expected host:port or https://host")
     return host, False
+
+
+def operations_endpoint(endpoint: str) -> str:
+    """The address of a ``google.longrunning.Operations`` service, from ``host:port``,
+    ``https://host`` or the Go package's full GetOperation URL
+    (``https://host/google.longrunning.Operations/GetOperation``), which loses its path.
+    """
+    return validate_endpoint(endpoint.rstrip("/").removesuffix(GET_OPERATION_PATH))
 
 
 def validate_endpoint(endpoint: str) -> str:

@@ -7,14 +7,22 @@ registered handler after a sleep (as the Go package's v2 does).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import importlib
+import logging
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from lro._core.errors import FailedPrecondition
-from lro._store.base import OperationRecord, TargetKind
+from google.rpc import status_pb2
+
+from lro._core import transitions
+from lro._core.errors import Error, FailedPrecondition, OperationAlreadyDone
+from lro._core.statuses import code_name, status_of
+from lro._store.base import OperationRecord, Store, TargetKind, update_record
+
+logger = logging.getLogger("lro.resume")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -62,3 +70,24 @@ def import_cloud(module: str) -> Any:
 def due_time(sleep: float) -> datetime.datetime:
     """Now plus ``sleep`` seconds, in UTC."""
     return datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=sleep)
+
+
+def end_unscheduled(store: Store, hand_over: HandOver, exc: Exception) -> Error:
+    """End the operation of a wait that ``exc`` kept a cloud resumer from taking, with
+    its code, since nothing would ever resume it; returns the error to raise.
+
+    The details (which may name hosts, queues, projects) go to the log; the operation
+    and the error keep the code and a plain reason.
+    """
+    name = hand_over.record.name
+    code = status_of(exc).code
+    reason = f"the run of {hand_over.target_kind} {hand_over.target!r} could not be scheduled"
+    logger.error("%s: %s; the operation ends with %s", name, reason, code_name(code), exc_info=exc)
+    status = status_pb2.Status(code=code, message=f"{reason} ({code_name(code)})")
+    with contextlib.suppress(OperationAlreadyDone):
+        update_record(
+            store,
+            hand_over.record,
+            lambda r: r.replace(operation=transitions.fail(r.operation, status)),
+        )
+    return Error.from_code(code, f"operation {name!r} ended: {status.message}")

@@ -27,7 +27,7 @@ from google.rpc import code_pb2
 from lro._core import transitions
 from lro._core.errors import Aborted, Error, NotFound, OperationAlreadyDone, Unavailable
 from lro._core.names import validate_name
-from lro._core.statuses import status_of
+from lro._core.statuses import failure_text, status_of
 from lro._resume.binding import binding_store, task_pin
 from lro._resume.plan import micros
 from lro._store.base import Wakeup, WakeupStore, now_us, update_record
@@ -155,11 +155,19 @@ def _count_failure(
     with the handler's code), or end the operation with the error after the last
     attempt."""
     status = status_of(exc)
-    message = f"{code_pb2.Code.Name(status.code)}: {status.message}"
+    message = failure_text(status)
     final = store.get(wakeup.name).attempts + 1 >= max_attempts
     counted = store.record_failure(wakeup, message, None if final else 0)
     if counted is not None:  # else the run finished the operation or waited again
-        logger.warning("operation %s attempt %d failed: %s", wakeup.name, counted.attempts, message)
+        logger.log(
+            logging.ERROR if final else logging.WARNING,
+            "%s: the handler failed at resume point %r (attempt %d of %d)",
+            wakeup.name,
+            counted.resume_point,
+            counted.attempts,
+            max_attempts,
+            exc_info=exc,
+        )
     if counted is None or not final:
         code = status.code or code_pb2.UNKNOWN
         raise Error.from_code(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lro._core.errors import Aborted, FailedPrecondition, InvalidArgument, OperationAlreadyDone
+from lro._core import transitions
+from lro._core.errors import Aborted, FailedPrecondition, InvalidArgument
 from lro._store.base import (
-    MAX_UPDATE_ATTEMPTS,
     OperationRecord,
     StaleVersion,
     Store,
@@ -14,7 +14,10 @@ from lro._store.base import (
     WaitPlan,
     Wakeup,
     WakeupStore,
+    compare_and_set_attempts,
+    newest,
 )
+from lro._store.turns import write_turn
 
 WAKEUP_VERBS = ("schedule", "claim_wakeups", "finish_wakeup", "get_wakeup")
 
@@ -69,20 +72,22 @@ def schedule_resumption(
     """Save ``state``, resume point ``point`` and the wake-up in one transaction.
 
     ``state`` None keeps the stored state. Retries a lost compare-and-set on the
-    latest record; a done operation refuses.
+    latest record, backing off; a done operation refuses (OperationCancelled if a
+    caller cancelled it).
     """
-    record = current
-    for _ in range(MAX_UPDATE_ATTEMPTS):
-        if record.done:
-            raise OperationAlreadyDone(record.name)
-        changed = record.replace(
-            resume_point=point,
-            state=state if state is not None else record.state,
-            attempts=0,
-            wait_timed_out=False,
-        )
-        try:
-            return store.schedule(changed, record.version, plan)
-        except StaleVersion:
-            record = store.get(record.name)
+    with write_turn(store, current.name) as turn:
+        record = newest(current, turn.latest)
+        for _ in compare_and_set_attempts():
+            transitions.ensure_running(record.operation)
+            changed = record.replace(
+                resume_point=point,
+                state=state if state is not None else record.state,
+                attempts=0,
+                wait_timed_out=False,
+            )
+            try:
+                turn.latest, wakeup = store.schedule(changed, record.version, plan)
+                return turn.latest, wakeup
+            except StaleVersion:
+                record = store.get(record.name)
     raise Aborted(f"operation {current.name!r} changed too often to schedule its wait")

@@ -11,7 +11,7 @@ from google.rpc import code_pb2
 
 from lro._core import backoff, transitions
 from lro._core.errors import FailedPrecondition, NotFound, OperationAlreadyDone
-from lro._core.statuses import status_of
+from lro._core.statuses import failure_text, status_of
 from lro._resume.channels import Channels
 from lro._store.base import OperationRecord, Wakeup, WakeupStore, now_us, update_record
 
@@ -52,11 +52,13 @@ class Resumption:
         except NotFound:
             self.store.finish_wakeup(wakeup)
             return
+        _log_progress(logging.DEBUG, "claimed", wakeup, record, f"claim {wakeup.claims}")
         if record.done:
+            logger.debug("%s is done already; its wake-up goes", wakeup.name)
             self.store.finish_wakeup(wakeup)
             return
         try:
-            timed_out = self._wait_outcome(wakeup)
+            timed_out = self._wait_outcome(wakeup, record.resume_point)
         except Exception as exc:  # a child endpoint failed for good
             self._fail(wakeup, exc)
             return
@@ -64,6 +66,8 @@ class Resumption:
             return
         if timed_out:
             record = update_record(self.store, record, lambda r: r.replace(wait_timed_out=True))
+        outcome = "its wait timed out" if timed_out else "due"
+        _log_progress(logging.INFO, "resuming", wakeup, record, outcome)
         try:
             op = self._call_target(wakeup, record)
         except Exception as exc:
@@ -81,7 +85,7 @@ class Resumption:
                 wakeup.name,
             )
 
-    def _wait_outcome(self, wakeup: Wakeup) -> bool | None:
+    def _wait_outcome(self, wakeup: Wakeup, resume_point: str) -> bool | None:
         """False if every child is done, True if the deadline passed first, None if
         the wait goes on (the wake-up was postponed)."""
         if not wakeup.children:
@@ -97,6 +101,12 @@ class Resumption:
             return False
         time_us = now_us()
         if time_us >= wakeup.deadline_us:
+            logger.info(
+                "the wait of %s for resume point %r timed out with children still running: %s",
+                wakeup.name,
+                resume_point,
+                ", ".join(sorted(pending)),
+            )
             return True
         elapsed = (time_us - (wakeup.ready_time_us or wakeup.schedule_time_us)) / 1e6
         delay = backoff.poll_delay(
@@ -106,6 +116,12 @@ class Resumption:
             (wakeup.deadline_us - time_us) / 1e6,
         )
         self.store.postpone_wakeup(wakeup, round(delay * 1e6))
+        logger.debug(
+            "%s waits for %d children still; polling again in %.3f s",
+            wakeup.name,
+            len(pending),
+            delay,
+        )
         return None
 
     def _pending_at_endpoint(self, wakeup: Wakeup) -> set[str]:
@@ -149,20 +165,30 @@ class Resumption:
         operations that wait for it. ``attempts`` and ``last_error`` show it meanwhile.
         """
         current = self.store.get(wakeup.name)
-        if current.done:  # e.g. another run finished it: nothing failed
+        if current.done:  # e.g. cancelled, or another run finished it: nothing failed
+            logger.info("%s ended while its %s ran", wakeup.name, wakeup.target_kind)
             self.store.finish_wakeup(wakeup)
             return
         status = status_of(exc)
-        message = f"{code_pb2.Code.Name(status.code)}: {status.message}"
         attempt = current.attempts + 1
         unreachable = wakeup.target_kind == "grpc" and status.code == code_pb2.UNAVAILABLE
         final = attempt >= self.settings.max_attempts and not unreachable
-        logger.warning("operation %s attempt %d failed: %s", wakeup.name, attempt, message)
         delay = backoff.retry_delay(
             attempt, self.settings.retry_delay, self.settings.max_retry_delay
         )
-        counted = self.store.record_failure(wakeup, message, None if final else round(delay * 1e6))
-        if counted is None or not final:
+        attempts = (
+            f"attempt {attempt}; the resume host is unreachable"
+            if unreachable
+            else f"attempt {attempt} of {self.settings.max_attempts}"
+        )
+        _log_failure(wakeup, current.resume_point, attempts, None if final else delay, exc)
+        counted = self.store.record_failure(
+            wakeup, failure_text(status), None if final else round(delay * 1e6)
+        )
+        if counted is None:
+            logger.info("lost the lease on %s before its failure was counted", wakeup.name)
+            return
+        if not final:
             return
         with contextlib.suppress(OperationAlreadyDone):
             update_record(
@@ -171,3 +197,39 @@ class Resumption:
                 lambda r: r.replace(operation=transitions.fail(r.operation, status)),
             )
         self.store.finish_wakeup(wakeup)
+
+
+def _log_progress(
+    level: int, step: str, wakeup: Wakeup, record: OperationRecord, detail: str
+) -> None:
+    """``claimed`` or ``resuming``: the operation, its resume point and its target."""
+    logger.log(
+        level,
+        "%s %s at resume point %r (%s %r; %s)",
+        step,
+        wakeup.name,
+        record.resume_point,
+        wakeup.target_kind,
+        wakeup.target,
+        detail,
+    )
+
+
+def _log_failure(
+    wakeup: Wakeup, resume_point: str, attempts: str, retry_in: float | None, exc: Exception
+) -> None:
+    """A failed run, with its traceback: at WARNING when it is retried (``retry_in``
+    seconds later), at ERROR when it ends the operation (``retry_in`` None)."""
+    logger.log(
+        logging.WARNING if retry_in is not None else logging.ERROR,
+        "%s: the %s %r failed at resume point %r (%s); %s",
+        wakeup.name,
+        wakeup.target_kind,
+        wakeup.target,
+        resume_point,
+        attempts,
+        f"retrying in {retry_in:.2f} s"
+        if retry_in is not None
+        else "the operation ends with this error",
+        exc_info=exc,
+    )

@@ -146,5 +146,10 @@ class TasksResumer:
         )
         # A task of that name exists: an earlier attempt scheduled this wake-up.
         with contextlib.suppress(api_exceptions.AlreadyExists):
-            self._tasks().create_task(parent=self.queue, task=task, retry=self._retry)
+            try:
+                self._tasks().create_task(parent=self.queue, task=task, retry=self._retry)
+            except api_exceptions.RetryError as exc:  # transient errors until the deadline
+                if exc.cause is None:
+                    raise
+                raise exc.cause from exc
         return str(task.name)

@@ -85,6 +85,8 @@ class Worker:
         self._stopping = threading.Event()
         self._hints: list[int] = []
         self._running: dict[str, Wakeup] = {}
+        self._lost: set[str] = set()  # running, but their leases ended
+        self._reported_handlers: set[str] = set()
         self._executor = ThreadPoolExecutor(self.settings.threads, thread_name_prefix="lro-worker")
         self._subscription = self.store.changes.subscribe([EVERYTHING], self._on_change)
         self._thread = threading.Thread(target=self._loop, name="lro-claimer", daemon=True)
@@ -113,10 +115,13 @@ class Worker:
             if self._stopping.is_set():
                 break
             try:
-                if time.monotonic() >= next_renewal:
+                renewing = time.monotonic() >= next_renewal
+                if renewing:
                     self._renew()
                     next_renewal = time.monotonic() + self.settings.lease / 3
                 self._claim()
+                if renewing:
+                    self._report_unserved_handlers()
             except Exception:
                 logger.exception("worker %s: claim or renewal failed", self.owner)
                 self._stopping.wait(ERROR_PAUSE)
@@ -157,16 +162,46 @@ class Worker:
         finally:
             with self._lock:
                 self._running.pop(wakeup.lease_token, None)
+                self._lost.discard(wakeup.lease_token)
             self._wake.set()
 
     def _renew(self) -> None:
         with self._lock:
-            tokens = list(self._running)
+            tokens = [token for token in self._running if token not in self._lost]
         held = self.store.renew_wakeups(tokens, micros(self.settings.lease))
         with self._lock:
-            ended = [self._running[t].name for t in set(tokens) - held if t in self._running]
-        for name in ended:  # finished by its handler just now, or the lease ran out
-            logger.info("worker %s: the lease on %s ended", self.owner, name)
+            ended = [self._running[t] for t in set(tokens) - held if t in self._running]
+        for wakeup in ended:  # the lease ran out, or its run removed the wake-up just now
+            with self._lock:
+                self._lost.add(wakeup.lease_token)  # no more renewals, nor reports
+            if self.store.get_wakeup(wakeup.name) is not None:
+                logger.info(
+                    "worker %s: lost the lease on %s (%s %r) while it ran; "
+                    "another worker may resume it",
+                    self.owner,
+                    wakeup.name,
+                    wakeup.target_kind,
+                    wakeup.target,
+                )
+
+    def _report_unserved_handlers(self) -> None:
+        """Warn, once per name, of handlers that operations have waited for longer than
+        a lease and that this process does not register: maybe no worker does."""
+        unserved_handlers = getattr(self.store, "unserved_handlers", None)
+        if unserved_handlers is None:  # a store of the user's that cannot tell
+            return
+        handlers = list(self.client._handlers)
+        names: set[str] = unserved_handlers(handlers, micros(self.settings.lease))
+        for name in sorted(names - self._reported_handlers):
+            self._reported_handlers.add(name)
+            logger.warning(
+                "worker %s: operations wait for the handler %r, which this process does "
+                "not register; they run only in a worker whose app registers it with "
+                "@client.resumable(%r)",
+                self.owner,
+                name,
+                name,
+            )
 
     def stop(self, grace: float | None = None) -> None:
         """Stop claiming; let running handlers finish for up to ``grace`` seconds

@@ -9,11 +9,11 @@ from urllib.parse import urlsplit
 
 from lro._core.errors import InvalidArgument
 from lro._core.names import COLLECTION, operation_id
+from lro._resume.channels import GET_OPERATION_PATH
 from lro._resume.cloud import HandOver, import_cloud
 from lro._store.base import TargetKind
 
 WORKFLOW_ID = "alis-managed-operations"
-GET_OPERATION_PATH = "/google.longrunning.Operations/GetOperation"
 
 
 def audience_of(endpoint: str) -> str:
@@ -138,7 +138,9 @@ class WorkflowsResumer:
 
 
 def _poll_endpoint(child_endpoint: str) -> str | None:
-    """The GetOperation URL of a child endpoint given as a URL; None for the default."""
+    """The GetOperation URL of a child endpoint's address (``host:port`` or
+    ``https://host``, as ``lro._resume.channels.operations_endpoint`` gives it); None
+    for the default."""
     if not child_endpoint:
         return None
     if "://" not in child_endpoint:

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from typing import Any, Literal, Protocol
 
 import google.longrunning.operations_proto_pb2 as operations_pb2
 
 from lro._core.anys import type_name
+from lro._core.backoff import backoff_delays
 from lro._core.errors import Aborted
 from lro._core.listing import ListQuery
 from lro._store.notify import ChangeHub
+from lro._store.turns import write_turn
 
-MAX_UPDATE_ATTEMPTS = 100
+# A compare-and-set that loses retries after a jittered pause that doubles from 1 ms
+# to 50 ms, for up to 5 s; then the writer gets Aborted.
+UPDATE_RETRY_SECONDS = 5.0
+UNSERVED_HANDLERS_LIMIT = 100
+FIRST_RETRY_PAUSE = 0.001
+LONGEST_RETRY_PAUSE = 0.05
 
 
 class StaleVersion(Aborted):
@@ -166,15 +173,44 @@ def update_record(
     """Apply ``change`` with compare-and-set, re-reading and retrying when it loses.
 
     ``change`` must be a pure function of the record it gets; it may raise to refuse
-    (for example OperationAlreadyDone), which ends the attempt.
+    (for example OperationAlreadyDone), which ends the attempt. The writers of one
+    operation in this process take turns (``write_turn``); retries back off (see
+    ``compare_and_set_attempts``); Aborted when they run out.
     """
-    record = current
-    for _ in range(MAX_UPDATE_ATTEMPTS):
-        try:
-            return store.update(change(record), expected_version=record.version)
-        except StaleVersion:
-            record = store.get(record.name)
+    with write_turn(store, current.name) as turn:
+        record = newest(current, turn.latest)
+        for _ in compare_and_set_attempts():
+            try:
+                updated = store.update(change(record), expected_version=record.version)
+                turn.latest = updated
+                return updated
+            except StaleVersion:
+                record = store.get(record.name)
     raise Aborted(f"operation {current.name!r} changed too often to update; try again")
+
+
+def newest(record: OperationRecord, other: OperationRecord | None) -> OperationRecord:
+    """The newer of two reads of one operation."""
+    return other if other is not None and other.version > record.version else record
+
+
+def compare_and_set_attempts(budget: float = UPDATE_RETRY_SECONDS) -> Iterator[int]:
+    """The attempts of a compare-and-set, numbered from 0.
+
+    Before each retry it sleeps a jittered pause that doubles from 1 ms to 50 ms, so
+    that many writers of one hot operation spread out instead of colliding again;
+    it stops once ``budget`` seconds have passed.
+    """
+    deadline = time.monotonic() + budget
+    pauses = backoff_delays(FIRST_RETRY_PAUSE, LONGEST_RETRY_PAUSE, jitter=1.0)
+    attempt = 0
+    while True:
+        yield attempt
+        pause = next(pauses)
+        if time.monotonic() + pause > deadline:
+            return
+        time.sleep(pause)
+        attempt += 1
 
 
 # Durable waits ---------------------------------------------------------------------------
@@ -238,6 +274,10 @@ class WakeupStore(Store, Protocol):
     ``claim_wakeups`` exclusive (no row is claimed by two workers while its lease runs)
     and run each claim as one statement (one query per poll tick, however many rows
     wait).
+
+    Optional: ``unserved_handlers(handlers, overdue_us) -> set[str]``, the handlers
+    other than ``handlers`` that wake-ups due for more than ``overdue_us`` and leased by
+    nobody wait for (at most ``UNSERVED_HANDLERS_LIMIT`` names); workers warn of them.
     """
 
     def schedule(

@@ -15,7 +15,7 @@ from types import TracebackType
 
 ChangeCallback = Callable[[str], None]
 EVERYTHING = "*"
-_log = logging.getLogger(__name__)
+_log = logging.getLogger("lro.store")
 
 
 def _call(callback: ChangeCallback, name: str) -> None:

@@ -8,6 +8,7 @@ lost it reconnects with backoff, and then tells every waiter to read again
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import select
 import threading
@@ -18,6 +19,7 @@ from psycopg import pq
 
 from lro._store.notify import ChangeHub
 
+logger = logging.getLogger("lro.store")
 FIRST_RECONNECT_DELAY = 0.05
 MAX_RECONNECT_DELAY = 0.5
 
@@ -80,6 +82,11 @@ class ChangeListener:
             except psycopg.Error as exc:
                 self.outage = " ".join(str(exc).split()) or type(exc).__name__
                 self._connection = None
+                logger.warning(
+                    "PostgreSQL store: lost the connection that listens for changes "
+                    "(%s); reconnecting",
+                    self.outage,
+                )
             finally:
                 if self._connection is None or self._stopping.is_set():
                     connection.close()
@@ -124,6 +131,7 @@ class ChangeListener:
                 return None
             self._connection = connection
             self.outage = None
+            logger.info("PostgreSQL store: listening again; every waiter reads again")
             self._hub.publish_all()
             return connection
         return None

@@ -10,7 +10,15 @@ from collections.abc import Collection
 from typing import TYPE_CHECKING, Any, cast
 
 from lro._core.errors import AlreadyExists, NotFound
-from lro._store.base import OperationRecord, StaleVersion, TargetKind, WaitPlan, Wakeup, now_us
+from lro._store.base import (
+    UNSERVED_HANDLERS_LIMIT,
+    OperationRecord,
+    StaleVersion,
+    TargetKind,
+    WaitPlan,
+    Wakeup,
+    now_us,
+)
 from lro._store.queries import load_queries
 
 if TYPE_CHECKING:
@@ -57,7 +65,7 @@ class PostgresWakeups:
             clock = connection.execute(_WAKEUPS["now_us"]).fetchone()
             values = _plan_values(record.name, plan, int(clock["now_us"]) if clock else now_us())
             if running:  # due at the deadline, unless the last child finishes first
-                values["due_time_us"] = values["deadline_us"]
+                values.update(due_time_us=values["deadline_us"], running_children=running)
             connection.execute(_WAKEUPS["forget_children"], values)
             row = connection.execute(_WAKEUPS["upsert_wakeup"], values).fetchone()
             connection.execute(
@@ -180,6 +188,17 @@ class PostgresWakeups:
             row = connection.execute(_WAKEUPS["get_wakeup"], {"name": name}).fetchone()
         return None if row is None else _wakeup_from_row(row)
 
+    def unserved_handlers(self, handlers: Collection[str], overdue_us: int) -> set[str]:
+        """Handlers other than ``handlers`` that overdue, unleased wake-ups wait for."""
+        parameters = {
+            "handlers": sorted(handlers),
+            "overdue_us": overdue_us,
+            "limit": UNSERVED_HANDLERS_LIMIT,
+        }
+        with self._connection("cannot read the waiting handlers") as connection:
+            rows = connection.execute(_WAKEUPS["unserved_handlers"], parameters).fetchall()
+        return {str(row["target"]) for row in rows}
+
 
 def _key(wakeup: Wakeup) -> dict[str, object]:
     return {"name": wakeup.name, "lease_token": wakeup.lease_token}
@@ -200,6 +219,7 @@ def _plan_values(name: str, plan: WaitPlan, time_us: int) -> dict[str, object]:
         "target_endpoint": plan.target_endpoint,
         "pinned_to": plan.pinned_to,
         "schedule_time_us": time_us,
+        "running_children": 0,
     }
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
 from google.api_core import exceptions as api_exceptions
+from google.api_core import retry as api_retry
 from google.cloud import spanner
 from google.cloud.spanner_v1 import KeySet, param_types
 
@@ -37,10 +38,21 @@ _QUERIES = load_queries("spanner")
 PAGE_TOKEN_KEY_SETTING = "page_token_key"  # noqa: S105 (a setting name, not a secret)
 MAX_ABORTED_RETRIES = 50
 _UNAVAILABLE = (
+    api_exceptions.RetryError,
     api_exceptions.ServiceUnavailable,
     api_exceptions.DeadlineExceeded,
     api_exceptions.InternalServerError,
 )
+
+# A read during an outage fails soon, as on the other backends: the client library
+# would retry an unreachable server without end, and wait for a stopped one an hour.
+READ_RETRY = api_retry.Retry(
+    predicate=api_retry.if_exception_type(api_exceptions.ServiceUnavailable),
+    initial=0.05,
+    maximum=0.25,
+    timeout=1.0,
+)
+READ_TIMEOUT = 5.0
 
 
 @contextlib.contextmanager
@@ -162,7 +174,13 @@ class SpannerStore(SpannerWakeups):
             return {}
         layout = self._layout
         with _mapped_errors(self._where), self._database.snapshot() as snapshot:
-            rows = snapshot.read(layout.table, layout.read_columns, _keys(names))
+            rows = snapshot.read(
+                layout.table,
+                layout.read_columns,
+                _keys(names),
+                retry=READ_RETRY,
+                timeout=READ_TIMEOUT,
+            )
             records = [layout.record_from_row(row) for row in rows]
         return {record.name: record for record in records}
 
@@ -215,7 +233,11 @@ class SpannerStore(SpannerWakeups):
 
     def _snapshot_read(self, table: str, columns: list[str], keys: KeySet) -> list[Any]:
         with _mapped_errors(self._where), self._database.snapshot() as snapshot:
-            return list(snapshot.read(table, columns, keys))
+            return list(snapshot.read(table, columns, keys, retry=READ_RETRY, timeout=READ_TIMEOUT))
+
+    def _snapshot_query(self, sql: str, params: dict[str, Any], types: dict[str, Any]) -> list[Any]:
+        with _mapped_errors(self._where), self._database.snapshot() as snapshot:
+            return list(snapshot.execute_sql(sql, params=params, param_types=types))
 
     def _read_in(self, transaction: Any, name: str) -> OperationRecord:
         layout = self._layout

@@ -17,7 +17,15 @@ from typing import TYPE_CHECKING, Any, cast
 from google.cloud.spanner_v1 import KeyRange, KeySet, param_types
 
 from lro._core.errors import AlreadyExists, FailedPrecondition
-from lro._store.base import OperationRecord, StaleVersion, TargetKind, WaitPlan, Wakeup, now_us
+from lro._store.base import (
+    UNSERVED_HANDLERS_LIMIT,
+    OperationRecord,
+    StaleVersion,
+    TargetKind,
+    WaitPlan,
+    Wakeup,
+    now_us,
+)
 from lro._store.queries import load_queries
 from lro._store.spanner_layouts import OWN_TABLE, Layout, OwnLayout
 
@@ -66,6 +74,9 @@ class SpannerWakeups:
         def _read_in(self, transaction: Any, name: str) -> OperationRecord: ...
         def _snapshot_read(
             self, table: str, columns: list[str], keys: KeySet
+        ) -> list[Sequence[Any]]: ...
+        def _snapshot_query(
+            self, sql: str, params: dict[str, Any], types: dict[str, Any]
         ) -> list[Sequence[Any]]: ...
 
     @property
@@ -283,6 +294,28 @@ class SpannerWakeups:
             return None
         rows = self._snapshot_read(WAKEUPS_TABLE, WAKEUP_COLUMNS, _keys([name]))
         return _wakeup_from_row(rows[0]) if rows else None
+
+    def unserved_handlers(self, handlers: Collection[str], overdue_us: int) -> set[str]:
+        """Handlers other than ``handlers`` that overdue, unleased wake-ups wait for."""
+        if self.wakeups_refused:
+            return set()
+        time_us = now_us()
+        rows = self._snapshot_query(
+            _WAKEUPS["unserved_handlers"],
+            {
+                "now_us": time_us,
+                "before_us": time_us - overdue_us,
+                "handlers": sorted(handlers),
+                "limit": UNSERVED_HANDLERS_LIMIT,
+            },
+            {
+                "now_us": param_types.INT64,
+                "before_us": param_types.INT64,
+                "handlers": _STRINGS,
+                "limit": param_types.INT64,
+            },
+        )
+        return {str(row[0]) for row in rows}
 
 
 def settle_finished(transaction: Any, name: str) -> None:

@@ -75,6 +75,12 @@ class SqliteStore(SqliteWakeups):
             raise InvalidArgument(
                 f"synchronous must be one of {SYNCHRONOUS_LEVELS}, got {synchronous!r}"
             )
+        if str(path) == ":memory:":
+            raise InvalidArgument(
+                "an in-memory SQLite database is not supported: each of the store's "
+                "connections (and each process) would see its own empty database; "
+                "use a file, such as sqlite:///lro.db (or a temporary folder in tests)"
+            )
         self.path = Path(path)
         self.synchronous = synchronous.upper()
         self.busy_timeout_ms = busy_timeout_ms

@@ -9,7 +9,15 @@ from collections.abc import Collection, Iterator
 from typing import TYPE_CHECKING, cast
 
 from lro._core.errors import AlreadyExists, NotFound
-from lro._store.base import OperationRecord, StaleVersion, TargetKind, WaitPlan, Wakeup, now_us
+from lro._store.base import (
+    UNSERVED_HANDLERS_LIMIT,
+    OperationRecord,
+    StaleVersion,
+    TargetKind,
+    WaitPlan,
+    Wakeup,
+    now_us,
+)
 from lro._store.queries import load_queries
 
 if TYPE_CHECKING:
@@ -190,6 +198,19 @@ class SqliteWakeups:
         with self._connection() as connection:
             row = connection.execute(_QUERIES["get_wakeup"], (name,)).fetchone()
         return None if row is None else _wakeup_from_row(row)
+
+    def unserved_handlers(self, handlers: Collection[str], overdue_us: int) -> set[str]:
+        """Handlers other than ``handlers`` that overdue, unleased wake-ups wait for."""
+        time_us = now_us()
+        parameters = {
+            "now_us": time_us,
+            "before_us": time_us - overdue_us,
+            "handlers": json.dumps(sorted(handlers)),
+            "limit": UNSERVED_HANDLERS_LIMIT,
+        }
+        with self._connection() as connection:
+            rows = connection.execute(_QUERIES["unserved_handlers"], parameters).fetchall()
+        return {str(row["target"]) for row in rows}
 
 
 def _plan_values(name: str, plan: WaitPlan, time_us: int) -> dict[str, object]:

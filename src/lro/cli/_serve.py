@@ -10,6 +10,7 @@ from concurrent import futures
 import grpc
 
 from lro._client import Client
+from lro.cli._logging import configure_logging
 from lro.cli._security import ServeSecurity
 from lro.serving import OperationsServicer, http_app
 
@@ -41,14 +42,22 @@ def _interrupt(_signal: int, _frame: object) -> None:
 
 
 def run_serve(
-    url: str, host: str, grpc_port: int, http_port: int, security: ServeSecurity | None = None
+    url: str,
+    host: str,
+    grpc_port: int,
+    http_port: int,
+    log_level: str = "WARNING",
+    *,
+    security: ServeSecurity | None = None,
 ) -> int:
     """Serve until SIGINT or SIGTERM; prints the bound addresses (port 0 picks free ones).
 
+    ``log_level`` applies to lro's loggers and to uvicorn's (its access log is INFO).
     The token file of ``security`` is read again on SIGHUP.
     """
     import uvicorn
 
+    configure_logging(log_level)
     security = security or ServeSecurity()
     security.check(host)
     signal.signal(signal.SIGTERM, _interrupt)
@@ -62,7 +71,7 @@ def run_serve(
             print(f"lro: HTTP on {security.http_scheme}://{host}:{port}", flush=True)
             app = http_app(client, auth=security.auth)
             options = security.uvicorn_options()
-            config = uvicorn.Config(app, log_level="warning", lifespan="off", **options)
+            config = uvicorn.Config(app, log_level=log_level.lower(), lifespan="off", **options)
             uvicorn.Server(config).run(sockets=[listener])
         finally:
             server.stop(grace=1).wait()

@@ -13,6 +13,7 @@ from lro._client import Client
 from lro._core.errors import InvalidArgument
 from lro._resume.worker import WorkerSettings
 from lro._store.urls import DATABASE_URL_ENV
+from lro.cli._logging import add_log_level, configure_logging
 
 
 def add_worker_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,6 +35,7 @@ def add_worker_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
     )
     worker.add_argument("--max-attempts", type=int, default=defaults.max_attempts)
     worker.add_argument("--retry-delay", type=float, default=defaults.retry_delay)
+    add_log_level(worker, default="INFO")
 
 
 def load_app(spec: str) -> Client:
@@ -55,6 +57,7 @@ def load_app(spec: str) -> Client:
 
 def run_worker(args: argparse.Namespace) -> int:
     """Run a worker for ``args.app`` until SIGTERM or SIGINT, then stop gracefully."""
+    configure_logging(args.log_level)
     if args.db:
         os.environ[DATABASE_URL_ENV] = args.db
     client = load_app(args.app)

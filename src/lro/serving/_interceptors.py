@@ -7,6 +7,7 @@ context: the method becomes the operation's resume method, and a call that carri
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -81,13 +82,13 @@ def _sync_wrapper(
     def unary(request: Any, context: grpc.ServicerContext) -> Any:
         if isinstance(call, InvalidOperationName):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, call.message)
-        with serving(ServedCall(call.method, call.operation_name)):
+        with serving(dataclasses.replace(call)):  # a fresh copy for each call
             return behavior(request, context)
 
     def streaming(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         if isinstance(call, InvalidOperationName):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, call.message)
-        with serving(ServedCall(call.method, call.operation_name)):
+        with serving(dataclasses.replace(call)):  # a fresh copy for each call
             yield from behavior(request, context)
 
     return streaming if streams else unary
@@ -115,7 +116,7 @@ def _async_wrapper(
     async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         if isinstance(call, InvalidOperationName):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, call.message)
-        with serving(ServedCall(call.method, call.operation_name)):
+        with serving(dataclasses.replace(call)):  # a fresh copy for each call
             return await behavior(request, context)
 
     async def streaming(
@@ -123,7 +124,7 @@ def _async_wrapper(
     ) -> AsyncIterator[Any]:
         if isinstance(call, InvalidOperationName):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, call.message)
-        with serving(ServedCall(call.method, call.operation_name)):
+        with serving(dataclasses.replace(call)):  # a fresh copy for each call
             async for response in behavior(request, context):
                 yield response
 

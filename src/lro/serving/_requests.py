@@ -8,8 +8,9 @@ import contextlib
 import google.longrunning.operations_proto_pb2 as operations_pb2
 
 from lro._client import Client
-from lro._core.errors import InvalidArgument
+from lro._core.errors import InvalidArgument, Unavailable
 from lro._store.base import Store
+from lro._wait import next_pause, read_through_outage
 
 DEFAULT_MAX_WAIT = 600.0
 RECHECK_EVERY = 1.0
@@ -50,7 +51,8 @@ async def latest_async(store: Store, name: str, timeout: float) -> operations_pb
     """The operation once done, or its latest state after ``timeout`` seconds.
 
     Woken by the store's change notifications without holding a thread while it waits;
-    rechecks every second for changes made by other processes.
+    rechecks every second for changes made by other processes. Like the sync wait, it
+    rides out an outage of the store that ends before its deadline.
     """
     loop = asyncio.get_running_loop()
     changed = asyncio.Event()
@@ -62,11 +64,18 @@ async def latest_async(store: Store, name: str, timeout: float) -> operations_pb
             loop.call_soon_threadsafe(changed.set)
 
     with store.changes.subscribe([name], wake):
-        while True:
-            changed.clear()
-            operation = (await asyncio.to_thread(store.get, name)).operation
-            remaining = deadline - loop.time()
-            if operation.done or remaining <= 0:
-                return operation
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), min(remaining, RECHECK_EVERY))
+        latest = (await asyncio.to_thread(store.get, name)).operation
+        outage: Unavailable | None = None
+        while (
+            pause := next_pause(latest, outage, deadline - loop.time(), RECHECK_EVERY)
+        ) is not None:
+            try:
+                await asyncio.wait_for(changed.wait(), pause)
+            except TimeoutError:
+                if outage is None and loop.time() >= deadline:
+                    break  # nothing changed until the deadline: answer now, without a read
+            changed.clear()  # before the read: a change during it wakes the next pause
+            record, outage = await asyncio.to_thread(read_through_outage, store.get, name)
+            if record is not None:
+                latest = record.operation
+        return latest

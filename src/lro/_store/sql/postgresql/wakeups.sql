@@ -7,7 +7,8 @@ SELECT (extract(epoch FROM statement_timestamp()) * 1000000)::BIGINT AS now_us
 -- name: lock_running_children
 -- Run in schedule's transaction, before the wake-up is written. FOR SHARE waits for a
 -- child that is being finished, and makes a child finished later wait for this
--- transaction, so that its trigger sees the wake-up: no finish is missed.
+-- transaction, so that its trigger sees the wake-up: no finish is missed. The count is
+-- the wake-up's running_children, which each finish counts down (migration 0004).
 SELECT count(*) FILTER (WHERE NOT done) AS running
 FROM (
     SELECT done FROM lro_operations WHERE name = ANY(%(children)s) FOR SHARE
@@ -16,11 +17,12 @@ FROM (
 -- name: upsert_wakeup
 INSERT INTO lro_wakeups (
     name, due_time_us, ready_time_us, deadline_us, children, child_endpoint,
-    poll_frequency_us, target_kind, target, target_endpoint, pinned_to, schedule_time_us
+    poll_frequency_us, target_kind, target, target_endpoint, pinned_to, schedule_time_us,
+    running_children
 ) VALUES (
     %(name)s, %(due_time_us)s, %(ready_time_us)s, %(deadline_us)s, %(children)s,
     %(child_endpoint)s, %(poll_frequency_us)s, %(target_kind)s, %(target)s,
-    %(target_endpoint)s, %(pinned_to)s, %(schedule_time_us)s
+    %(target_endpoint)s, %(pinned_to)s, %(schedule_time_us)s, %(running_children)s
 )
 ON CONFLICT (name) DO UPDATE SET
     due_time_us = excluded.due_time_us,
@@ -34,6 +36,7 @@ ON CONFLICT (name) DO UPDATE SET
     target_endpoint = excluded.target_endpoint,
     pinned_to = excluded.pinned_to,
     schedule_time_us = excluded.schedule_time_us,
+    running_children = excluded.running_children,
     lease_owner = '',
     lease_token = '',
     lease_expires_us = 0
@@ -126,3 +129,15 @@ WHERE lease_token = ANY(%(tokens)s)
 
 -- name: get_wakeup
 SELECT * FROM lro_wakeups WHERE name = %(name)s
+
+-- name: unserved_handlers
+-- The handlers that wake-ups due for more than %(overdue_us)s, and held by nobody,
+-- wait for, other than %(handlers)s: a worker reports them, since maybe no worker has them.
+SELECT DISTINCT target
+FROM lro_wakeups
+WHERE due_time_us <= (extract(epoch FROM statement_timestamp()) * 1000000)::BIGINT
+        - %(overdue_us)s
+  AND lease_expires_us <= (extract(epoch FROM statement_timestamp()) * 1000000)::BIGINT
+  AND target_kind = 'handler'
+  AND NOT (target = ANY(%(handlers)s))
+LIMIT %(limit)s

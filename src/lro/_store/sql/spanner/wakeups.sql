@@ -44,3 +44,14 @@ THEN RETURN children
 UPDATE lro_wakeups
 SET lease_owner = '', lease_token = '', lease_expires_us = 0
 WHERE lease_token IN UNNEST(@tokens)
+
+-- name: unserved_handlers
+-- The handlers that wake-ups due since before @before_us, and held by nobody, wait
+-- for, other than @handlers: a worker reports them, since maybe no worker has them.
+SELECT DISTINCT target
+FROM lro_wakeups@{FORCE_INDEX=lro_wakeups_by_due_time}
+WHERE due_time_us <= @before_us
+  AND lease_expires_us <= @now_us
+  AND target_kind = 'handler'
+  AND target NOT IN UNNEST(@handlers)
+LIMIT @limit

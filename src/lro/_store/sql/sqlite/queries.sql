@@ -176,3 +176,14 @@ INSERT INTO lro_settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHI
 
 -- name: get_setting
 SELECT value FROM lro_settings WHERE name = ?
+
+-- name: unserved_handlers
+-- The handlers that wake-ups due since before :before_us, and held by nobody, wait
+-- for, other than :handlers: a worker reports them, since maybe no worker has them.
+SELECT DISTINCT target
+FROM lro_wakeups
+WHERE due_time_us <= :before_us
+  AND lease_expires_us <= :now_us
+  AND target_kind = 'handler'
+  AND target NOT IN (SELECT value FROM json_each(:handlers))
+LIMIT :limit

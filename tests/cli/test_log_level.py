@@ -1,0 +1,112 @@
+"""``lro worker --log-level`` and ``lro serve --log-level``, in real processes."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+import lro
+from tests.durable.conftest import eventually
+
+APP = """
+import lro
+
+client = lro.Client(worker=False)
+
+
+@client.resumable("broken")
+def broken(op):
+    raise ValueError("the downstream said no")
+
+
+@client.resumable("fine")
+def fine(op):
+    op.done()
+"""
+
+
+def _run_worker(tmp_path: Path, url: str, level: str | None) -> str:
+    """Run ``lro worker`` on one failing and one finishing operation; its stderr."""
+    (tmp_path / "log_level_app.py").write_text(APP)
+    with lro.Client(url, worker=False) as producer:
+        failing = producer.start("broken", registered_elsewhere=True)
+        finishing = producer.start("fine", registered_elsewhere=True)
+        command = [sys.executable, "-m", "lro.cli", "worker", "--db", url]
+        command += ["--app", "log_level_app:client", "--max-attempts", "2"]
+        command += ["--retry-delay", "0.01", "--poll-interval", "0.05"]
+        command += [] if level is None else ["--log-level", level]
+        with subprocess.Popen(
+            command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        ) as worker:
+            try:
+                names = [failing.name, finishing.name]
+                assert eventually(
+                    lambda: all(o.done for o in map(producer.get_operation, names)), 30
+                )
+            finally:
+                worker.send_signal(signal.SIGTERM)
+                _, stderr = worker.communicate(timeout=30)
+        assert worker.returncode == 0, stderr
+    assert f"{failing.name}: the handler 'broken' failed" in stderr
+    return stderr
+
+
+def test_worker_logs_at_info_by_default(tmp_path: Path) -> None:
+    stderr = _run_worker(tmp_path, f"sqlite:///{tmp_path}/w.db", None)
+    assert re.search(r" WARNING lro\.worker: .*attempt 1 of 2", stderr)
+    assert re.search(r" ERROR lro\.worker: .*attempt 2 of 2", stderr)
+    assert stderr.count("Traceback (most recent call last)") == 2
+    assert "ValueError: the downstream said no" in stderr
+    assert " INFO lro.worker: resuming " in stderr
+    assert " DEBUG " not in stderr
+
+
+def test_worker_log_level_debug_and_error(tmp_path: Path) -> None:
+    debug = _run_worker(tmp_path, f"sqlite:///{tmp_path}/d.db", "debug")
+    assert " DEBUG lro.worker: claimed " in debug
+    error = _run_worker(tmp_path, f"sqlite:///{tmp_path}/e.db", "ERROR")
+    assert " ERROR lro.worker: " in error
+    assert " WARNING " not in error
+    assert " INFO " not in error
+
+
+def test_a_bad_log_level_is_refused(tmp_path: Path) -> None:
+    for command in ("worker", "serve"):
+        result = subprocess.run(
+            [sys.executable, "-m", "lro.cli", command, "--app", "a:b", "--log-level", "loud"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            cwd=tmp_path,
+        )
+        assert result.returncode == 2
+        assert "--log-level" in result.stderr
+
+
+@pytest.mark.parametrize(("level", "logged"), [("info", True), (None, False)])
+def test_serve_log_level(tmp_path: Path, level: str | None, logged: bool) -> None:
+    command = [sys.executable, "-m", "lro.cli", "serve", "--db", f"sqlite:///{tmp_path}/s.db"]
+    command += ["--grpc-port", "0", "--http-port", "0"]
+    command += [] if level is None else ["--log-level", level]
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as server:
+        try:
+            assert server.stdout is not None
+            server.stdout.readline()
+            http = re.fullmatch(r"lro: HTTP on (\S+)\n", server.stdout.readline())
+            assert http, "no HTTP address printed"
+            answer = requests.get(f"{http.group(1)}/v1/operations", timeout=10)
+            assert answer.status_code == 200
+        finally:
+            server.send_signal(signal.SIGTERM)
+            stdout, stderr = server.communicate(timeout=30)
+    assert server.returncode == 0, stderr
+    assert ("GET /v1/operations" in stdout + stderr) is logged  # uvicorn's access log
