@@ -7,6 +7,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from concurrent import futures
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -20,6 +21,7 @@ from google.auth.credentials import AnonymousCredentials
 import lro
 from lro.serving import AsyncOperationsServicer, OperationsServicer, http_app
 from lro.serving._auth import AuthArgument
+from tests.serving.certificates import Pki, make_pki
 
 TOP_LEVEL_HTTP_OPTIONS = {
     "google.longrunning.Operations.GetOperation": [
@@ -159,3 +161,16 @@ def rest_client(http_url: str) -> RestClientFactory:
         return operations_v1.AbstractOperationsClient(transport=transport)
 
     return make
+
+
+@pytest.fixture
+def sqlite_client(tmp_path: Path) -> Iterator[lro.Client]:
+    """A client on a SQLite store, for tests whose subject does not touch the store."""
+    with lro.Client(f"sqlite:///{tmp_path}/lro.db") as client:
+        yield client
+
+
+@pytest.fixture
+def pki(tmp_path: Path) -> Pki:
+    """A CA, a server certificate for localhost, and client certificates (PEM files)."""
+    return make_pki(tmp_path / "pki")

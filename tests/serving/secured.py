@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import secrets
 import ssl
 import urllib.error
 import urllib.request
@@ -16,9 +17,15 @@ from google.api_core import operations_v1
 from google.api_core.client_options import ClientOptions
 
 import lro
+from lro.serving import BearerTokens
 from lro.serving._auth import AuthArgument
 from tests.serving.certificates import Issued, Pki
 from tests.serving.conftest import AioServerThread, start_sync_server
+
+READ_TOKEN = secrets.token_urlsafe(24)
+WRITE_TOKEN = secrets.token_urlsafe(24)
+WRONG_TOKEN = secrets.token_urlsafe(24)
+TOKENS = BearerTokens({READ_TOKEN: "read", WRITE_TOKEN: "write"})
 
 
 def server_credentials(pki: Pki, client_ca: bool = False) -> grpc.ServerCredentials:

@@ -26,10 +26,9 @@ BEARER = secrets.token_urlsafe(24)
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[lro.Client]:
+def client(sqlite_client: lro.Client) -> lro.Client:
     """Authentication does not touch the store: SQLite is enough here."""
-    with lro.Client(f"sqlite:///{tmp_path}/lro.db") as client:
-        yield client
+    return sqlite_client
 
 
 @pytest.fixture

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import google.longrunning.operations_grpc_pb2 as operations_grpc
 import google.longrunning.operations_proto_pb2 as operations_pb2
@@ -16,26 +14,22 @@ from google.protobuf import duration_pb2, wrappers_pb2
 from google.rpc import code_pb2
 
 import lro
-from lro.serving import BearerTokens
-from tests.serving.certificates import Pki, make_pki
-from tests.serving.secured import Served, secure_channel, server_credentials
-
-READ_TOKEN = secrets.token_urlsafe(24)
-WRITE_TOKEN = secrets.token_urlsafe(24)
-WRONG_TOKEN = secrets.token_urlsafe(24)
-TOKENS = BearerTokens({READ_TOKEN: "read", WRITE_TOKEN: "write"})
+from tests.serving.certificates import Pki
+from tests.serving.secured import (
+    READ_TOKEN,
+    TOKENS,
+    WRITE_TOKEN,
+    WRONG_TOKEN,
+    Served,
+    secure_channel,
+    server_credentials,
+)
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[lro.Client]:
+def client(sqlite_client: lro.Client) -> lro.Client:
     """Authentication does not touch the store: SQLite is enough here."""
-    with lro.Client(f"sqlite:///{tmp_path}/lro.db") as client:
-        yield client
-
-
-@pytest.fixture
-def pki(tmp_path: Path) -> Pki:
-    return make_pki(tmp_path / "pki")
+    return sqlite_client
 
 
 @pytest.fixture(params=["sync", "aio"])

@@ -9,7 +9,6 @@ import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from google.api_core import exceptions
@@ -18,28 +17,26 @@ from google.protobuf import wrappers_pb2
 from google.rpc import code_pb2
 
 import lro
-from lro.serving import BearerTokens, http_app
-from tests.serving.certificates import Pki, make_pki
+from lro.serving import http_app
+from tests.serving.certificates import Pki
 from tests.serving.conftest import UvicornThread
-from tests.serving.secured import call, rest_client, tls_options
+from tests.serving.secured import (
+    READ_TOKEN,
+    TOKENS,
+    WRITE_TOKEN,
+    WRONG_TOKEN,
+    call,
+    rest_client,
+    tls_options,
+)
 
-READ_TOKEN = secrets.token_urlsafe(24)
-WRITE_TOKEN = secrets.token_urlsafe(24)
-WRONG_TOKEN = secrets.token_urlsafe(24)
 RESUME_SECRET = secrets.token_urlsafe(24)
-TOKENS = BearerTokens({READ_TOKEN: "read", WRITE_TOKEN: "write"})
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[lro.Client]:
+def client(sqlite_client: lro.Client) -> lro.Client:
     """Authentication does not touch the store: SQLite is enough here."""
-    with lro.Client(f"sqlite:///{tmp_path}/lro.db") as client:
-        yield client
-
-
-@pytest.fixture
-def pki(tmp_path: Path) -> Pki:
-    return make_pki(tmp_path / "pki")
+    return sqlite_client
 
 
 @pytest.fixture
