@@ -70,6 +70,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.list_pages --backend postgresql
 	$(BIN)/python -m bench.state_codec
 	$(BIN)/python -m bench.wake_parents_postgres
+	$(BIN)/python -m bench.otel_overhead
 
 clean:
 	rm -rf $(VENV) $(DEMO_VENV) $(WORKFLOWS_VENV) dist lro-demo.db

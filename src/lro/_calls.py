@@ -22,11 +22,15 @@ class ServedCall:
     method: str
     operation_name: str | None = None
     wait_timed_out: bool = False
+    resumed: str | None = None  # the operation that this call continued, once taken
+    run: object = None  # the span of that run (lro._telemetry.start_run), if any
 
     def take_operation_name(self) -> tuple[str | None, bool]:
         """The resumed operation's name and whether its wait timed out, the first time
         only."""
         name, self.operation_name = self.operation_name, None
+        if name is not None:
+            self.resumed = name
         return name, self.wait_timed_out and name is not None
 
 

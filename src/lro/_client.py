@@ -12,6 +12,7 @@ from typing import Any, TypeVar, overload
 import google.longrunning.operations_proto_pb2 as operations_pb2
 from google.protobuf.message import Message
 
+from lro import _telemetry as telemetry
 from lro._calls import current_call, header_says_timed_out
 from lro._core import transitions
 from lro._core.codecs import codec_for
@@ -253,9 +254,16 @@ class Client:
         else:
             operation = transitions.new_operation(new_name(parent), metadata)
             record = self.store.create(
-                OperationRecord(operation=operation, resume_target=resume_method or "")
+                OperationRecord(
+                    operation=operation,
+                    resume_target=resume_method or "",
+                    trace_context=telemetry.trace_context(),
+                )
             )
-        return self._operation_for(record, state_type, callback=callback)
+            telemetry.operation_created()
+        op = self._operation_for(record, state_type, callback=callback)
+        telemetry.resumed_in_call(current_call.get(), record)
+        return op
 
     def resumable(self, name: str, *, state_type: type[Any] | None = None) -> Callable[[F], F]:
         """Register ``fn(op)`` as the handler called ``name``; use as a decorator.
@@ -302,11 +310,14 @@ class Client:
         codec = codec_for(state_type)
         encoded = codec.encode(state) if state is not None else None
         record = OperationRecord(
-            operation=transitions.new_operation(new_name(), metadata), state=encoded
+            operation=transitions.new_operation(new_name(), metadata),
+            state=encoded,
+            trace_context=telemetry.trace_context(),
         )
         cloud = self.cloud_resumer
         if cloud is not None and cloud.accepts("handler", ()):
             stored = start_with_task(self.store, cloud, record, name)
+            telemetry.operation_created()
             return self._operation_for(stored, state_type, handler_name=name)
         plan = wait_plan(
             ("handler", name, "", ""),
@@ -317,6 +328,7 @@ class Client:
             child_endpoint="",
         )
         stored, wakeup = wakeup_store(self.store).schedule(record, None, plan)
+        telemetry.operation_created()
         self._scheduled(wakeup)
         return self._operation_for(stored, state_type, handler_name=name)
 

@@ -74,7 +74,8 @@ def test_migrations_build_the_schema_the_code_expects(
         " WHERE n.nspname = %s AND NOT t.tgisinternal",
         store.schema,
     )
-    # Migration 0002 adds the listing's collection, 0003 the resumer's columns.
+    # Migration 0002 adds the listing's collection, 0003 the resumer's columns, 0005 the
+    # trace context.
     base, resumer = EXPECTED_COLUMNS[:11], EXPECTED_COLUMNS[11:]
     assert [column for (column,) in columns] == [*base, "collection", *resumer]
     assert [number for (number,) in applied] == [n for n, _, _ in load_migrations("postgresql")]

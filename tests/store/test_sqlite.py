@@ -29,6 +29,7 @@ EXPECTED_COLUMNS = [
     "attempts",
     "last_error",
     "wait_timed_out",
+    "trace_context",
 ]
 
 

@@ -25,7 +25,11 @@ def test_a_database_from_before_listing_is_upgraded(tmp_path: Path) -> None:
             transitions.new_operation(name), create_time_us=index, update_time_us=index
         )
         values = _row_values(record)
-        columns = [c for c in values if c not in {"attempts", "last_error", "wait_timed_out"}]
+        columns = [
+            c
+            for c in values
+            if c not in {"attempts", "last_error", "wait_timed_out", "trace_context"}
+        ]
         connection.execute(  # the columns of migration 0001 only
             f"INSERT INTO lro_operations ({', '.join(columns)}) "
             f"VALUES ({', '.join(':' + c for c in columns)})",

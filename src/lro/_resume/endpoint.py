@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from google.rpc import code_pb2
 
+from lro import _telemetry as telemetry
 from lro._core import transitions
 from lro._core.errors import Aborted, Error, NotFound, OperationAlreadyDone, Unavailable
 from lro._core.names import validate_name
@@ -114,8 +115,12 @@ def _run(
     record = store.get(wakeup.name)
     op = client._operation_for(record, resumable.state_type, handler_name=wakeup.target)
     try:
-        with _lease_kept(store, wakeup):
+        with (
+            _lease_kept(store, wakeup),
+            telemetry.handler_run(wakeup.target, record, wakeup.due_time_us) as run,
+        ):
             resumable.function(op)
+            run.finished(op._record.operation)
     except Exception as exc:
         return _count_failure(store, wakeup, exc, max_attempts)
     if store.finish_wakeup(wakeup):  # still ours: neither finished nor waiting again

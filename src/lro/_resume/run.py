@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 from google.rpc import code_pb2
 
+from lro import _telemetry as telemetry
 from lro._core import backoff, transitions
 from lro._core.errors import FailedPrecondition, NotFound, OperationAlreadyDone
 from lro._core.statuses import failure_text, status_of
 from lro._resume.channels import Channels
+from lro._resume.counts import Outcome
 from lro._store.base import OperationRecord, Wakeup, WakeupStore, now_us, update_record
 
 if TYPE_CHECKING:
@@ -45,38 +47,49 @@ class Resumption:
         self.channels = channels
         self.settings = settings
 
-    def run(self, wakeup: Wakeup) -> None:
+    def run(self, wakeup: Wakeup) -> Outcome:
         """Resume the operation of ``wakeup`` if its wait is over, else postpone it."""
         try:
             record = self.store.get(wakeup.name)
         except NotFound:
             self.store.finish_wakeup(wakeup)
-            return
+            return "skipped"
         _log_progress(logging.DEBUG, "claimed", wakeup, record, f"claim {wakeup.claims}")
         if record.done:
             logger.debug("%s is done already; its wake-up goes", wakeup.name)
             self.store.finish_wakeup(wakeup)
-            return
+            return "skipped"
         try:
             timed_out = self._wait_outcome(wakeup, record.resume_point)
         except Exception as exc:  # a child endpoint failed for good
             self._fail(wakeup, exc)
-            return
+            return "failed"
         if timed_out is None:
-            return
+            return "postponed"
         if timed_out:
             record = update_record(self.store, record, lambda r: r.replace(wait_timed_out=True))
         outcome = "its wait timed out" if timed_out else "due"
         _log_progress(logging.INFO, "resuming", wakeup, record, outcome)
+        return self._resume(wakeup, record)
+
+    def _resume(self, wakeup: Wakeup, record: OperationRecord) -> Outcome:
+        """Call the target, in the span of its run; count a failure."""
         try:
-            op = self._call_target(wakeup, record)
+            with telemetry.handler_run(
+                self._run_name(wakeup),
+                record,
+                wakeup.due_time_us,
+                span=wakeup.target_kind != "grpc",
+            ) as run:
+                op = self._call_target(wakeup, record)
+                run.finished(op._record.operation if op is not None else None)
         except Exception as exc:
             self._fail(wakeup, exc)
-            return
+            return "failed"
         if op is not None and op._record.done:  # finishing removed the wake-up
             if wakeup.target_kind == "callback":
                 self.client._callbacks.pop(wakeup.name, None)
-            return
+            return "resumed"
         if self.store.finish_wakeup(wakeup) and op is not None:
             logger.warning(
                 "the %s %r returned without finishing %s or waiting again; it stays running",
@@ -84,6 +97,17 @@ class Resumption:
                 wakeup.target,
                 wakeup.name,
             )
+        return "resumed"
+
+    def _run_name(self, wakeup: Wakeup) -> str:
+        """What the run's span is named after: the handler, or the callback function.
+
+        A gRPC method's run has its span in the service that serves it (see
+        ``lro.serving.OperationInterceptor``); the worker records only the lag."""
+        if wakeup.target_kind == "callback":
+            callback = self.client._callbacks.get(wakeup.name)
+            return callback.function.__qualname__ if callback else "callback"
+        return wakeup.target
 
     def _wait_outcome(self, wakeup: Wakeup, resume_point: str) -> bool | None:
         """False if every child is done, True if the deadline passed first, None if

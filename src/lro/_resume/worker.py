@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from lro._core.errors import InvalidArgument
 from lro._resume.channels import Channels
+from lro._resume.counts import WorkerCounts, WorkerTotals
 from lro._resume.plan import micros, wakeup_store
 from lro._resume.run import Resumption, RunSettings
 from lro._store.base import Wakeup, now_us
@@ -85,6 +86,7 @@ class Worker:
         self._stopping = threading.Event()
         self._hints: list[int] = []
         self._running: dict[str, Wakeup] = {}
+        self._counts = WorkerCounts()
         self._lost: set[str] = set()  # running, but their leases ended
         self._reported_handlers: set[str] = set()
         self._executor = ThreadPoolExecutor(self.settings.threads, thread_name_prefix="lro-worker")
@@ -151,12 +153,13 @@ class Worker:
                 heapq.heappop(self._hints)
             for wakeup in claimed:
                 self._running[wakeup.lease_token] = wakeup
+        self._counts.claimed(claimed, now_us())
         for wakeup in claimed:
             self._executor.submit(self._run, wakeup)
 
     def _run(self, wakeup: Wakeup) -> None:
         try:
-            self._resumption.run(wakeup)
+            self._counts.ended(self._resumption.run(wakeup))
         except Exception:
             logger.exception("worker %s: resuming %s failed", self.owner, wakeup.name)
         finally:
@@ -239,6 +242,10 @@ class Worker:
         """How many resumptions run now."""
         with self._lock:
             return len(self._running)
+
+    def totals(self) -> WorkerTotals:
+        """What this worker claimed and ran so far (the lag since the last call)."""
+        return self._counts.totals(self.running)
 
     def __repr__(self) -> str:
         return f"Worker({self.owner!r}, {self.settings})"

@@ -9,6 +9,7 @@ from typing import Any, Literal, Protocol
 
 import google.longrunning.operations_proto_pb2 as operations_pb2
 
+from lro import _telemetry as telemetry
 from lro._core.anys import type_name
 from lro._core.backoff import backoff_delays
 from lro._core.errors import Aborted
@@ -45,6 +46,9 @@ class OperationRecord:
     attempts: int = 0
     last_error: str = ""
     wait_timed_out: bool = False
+    # The W3C trace context current when the operation was created (see lro._telemetry);
+    # written once, with the insert.
+    trace_context: str = ""
 
     @property
     def name(self) -> str:
@@ -91,6 +95,7 @@ def record_from_columns(row: ColumnRow) -> OperationRecord:
         attempts=int(row["attempts"]),
         last_error=str(row["last_error"]),
         wait_timed_out=bool(row["wait_timed_out"]),
+        trace_context=str(row["trace_context"]),
     )
 
 
@@ -112,6 +117,7 @@ def column_values(record: OperationRecord) -> dict[str, object]:
         "attempts": record.attempts,
         "last_error": record.last_error,
         "wait_timed_out": record.wait_timed_out,
+        "trace_context": record.trace_context,
     }
 
 
@@ -182,10 +188,13 @@ def update_record(
         for _ in compare_and_set_attempts():
             try:
                 updated = store.update(change(record), expected_version=record.version)
-                turn.latest = updated
-                return updated
             except StaleVersion:
                 record = store.get(record.name)
+                continue
+            turn.latest = updated
+            if updated.done and not record.done:
+                telemetry.operation_finished(updated.operation)
+            return updated
     raise Aborted(f"operation {current.name!r} changed too often to update; try again")
 
 

@@ -74,6 +74,7 @@ class OwnLayout:
             "attempts",
             "last_error",
             "wait_timed_out",
+            "trace_context",
         ]
         self.write_columns = [*self.read_columns, "done", "error_code", "metadata_type"]
 
@@ -91,6 +92,7 @@ class OwnLayout:
             attempts=row[8],
             last_error=row[9],
             wait_timed_out=row[10],
+            trace_context=row[11],
         )
 
     def row_values(self, record: OperationRecord) -> list[Any]:
@@ -107,6 +109,7 @@ class OwnLayout:
             record.attempts,
             record.last_error,
             record.wait_timed_out,
+            record.trace_context,
             record.done,
             record.error_code,
             record.metadata_type,

@@ -55,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 security=security_from_args(args),
             )
         with Client(args.db or default_url(), worker=False) as client:
-            run_operation_command(client, args)
+            return run_operation_command(client, args)
     except Error as exc:
         print(f"lro: {type(exc).__name__}: {exc.message}", file=sys.stderr)
         return 1

@@ -69,7 +69,7 @@ def run_serve(
             port = listener.getsockname()[1]
             print(f"lro: gRPC on {host}:{bound_grpc}", flush=True)
             print(f"lro: HTTP on {security.http_scheme}://{host}:{port}", flush=True)
-            app = http_app(client, auth=security.auth)
+            app = http_app(client, ui=True, auth=security.auth)
             options = security.uvicorn_options()
             config = uvicorn.Config(app, log_level=log_level.lower(), lifespan="off", **options)
             uvicorn.Server(config).run(sockets=[listener])

@@ -14,6 +14,9 @@ from lro._core.errors import InvalidArgument
 from lro._resume.worker import WorkerSettings
 from lro._store.urls import DATABASE_URL_ENV
 from lro.cli._logging import add_log_level, configure_logging
+from lro.cli._terminal import is_terminal
+
+SUMMARY_EVERY = 10.0
 
 
 def add_worker_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -35,6 +38,13 @@ def add_worker_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
     )
     worker.add_argument("--max-attempts", type=int, default=defaults.max_attempts)
     worker.add_argument("--retry-delay", type=float, default=defaults.retry_delay)
+    worker.add_argument(
+        "--summary-every",
+        type=float,
+        default=SUMMARY_EVERY,
+        help="seconds between summary lines on a terminal (claimed, finished, failed, "
+        "lag); 0 for none",
+    )
     add_log_level(worker, default="INFO")
 
 
@@ -74,6 +84,10 @@ def run_worker(args: argparse.Namespace) -> int:
     worker = client.start_worker(settings)
     handlers = ", ".join(sorted(client._handlers)) or "none"
     print(f"lro worker {worker.owner} on {client.store!r}; handlers: {handlers}", flush=True)
-    stop.wait()
+    summaries = is_terminal(sys.stdout) and args.summary_every > 0
+    while not stop.wait(args.summary_every if summaries else None):
+        print(f"lro worker: {worker.totals().line()}", flush=True)
     client.close()
+    if summaries:
+        print(f"lro worker: stopped; {worker.totals().line()}", flush=True)
     return 0

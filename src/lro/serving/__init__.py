@@ -31,19 +31,25 @@ def http_app(
     max_wait: float = DEFAULT_MAX_WAIT,
     resume_auth: ResumeAuthenticator | None = None,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    ui: bool = False,
     auth: AuthArgument = None,
 ) -> Starlette:
     """The Operations service as an ASGI app; needs the ``lro[http]`` extra.
 
     With ``resume_auth`` it also serves the resume endpoint that Cloud Tasks calls
-    (``PUT /operations/{handler}?operation={name}``). With ``auth`` every other route
-    needs a bearer token of the right role. See ``lro.serving._http`` for the routes
-    and the arguments.
+    (``PUT /operations/{handler}?operation={name}``); with ``ui`` the web dashboard at
+    ``/ui/``. With ``auth`` every other route needs a credential of the right role.
+    See ``lro.serving._http`` for the routes and the arguments.
     """
     from lro.serving._http import http_app as make_app
 
     return make_app(
-        client, max_wait=max_wait, resume_auth=resume_auth, max_attempts=max_attempts, auth=auth
+        client,
+        max_wait=max_wait,
+        resume_auth=resume_auth,
+        max_attempts=max_attempts,
+        ui=ui,
+        auth=auth,
     )
 
 

@@ -7,6 +7,7 @@ caller with the role that the call needs, and answers a refusal with its code
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -23,6 +24,9 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+DASHBOARD = "/ui"
+# What a 401 tells a browser on the dashboard's paths: ask for a name and a password.
+BROWSER_CHALLENGE = b'Basic realm="lro", charset="UTF-8"'
 # What a 401 and a 403 tell the caller to do (RFC 6750).
 _CHALLENGES: dict[int, bytes] = {
     code_pb2.UNAUTHENTICATED: b"Bearer",
@@ -110,9 +114,35 @@ def http_role(method: str, path: str) -> Role | None:
     return Role.WRITE
 
 
+def _is_dashboard(path: str) -> bool:
+    return path == DASHBOARD or path.startswith(f"{DASHBOARD}/")
+
+
+def basic_as_bearer(authorization: str | None) -> str | None:
+    """``Basic base64(NAME:TOKEN)`` as ``Bearer TOKEN``; any other value as it is.
+
+    A browser sends Basic credentials, remembered for the dashboard's paths, with each
+    page and each of the pages' requests; the name is not checked.
+    """
+    scheme, _, credentials = (authorization or "").strip().partition(" ")
+    if scheme.lower() != "basic":
+        return authorization
+    try:
+        decoded = base64.b64decode(credentials.strip(), validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    _, colon, token = decoded.partition(":")
+    return f"Bearer {token}" if colon else None
+
+
 class HttpAuth:
     """ASGI middleware: every HTTP request carries ``Authorization: Bearer TOKEN`` of a
-    role that ``http_role`` allows, or is answered 401/403 as a JSON error."""
+    role that ``http_role`` allows, or is answered 401/403 as a JSON error.
+
+    The dashboard's paths (``/ui``) also take ``Basic`` credentials with the token as
+    the password, so that a browser can ask for it; the other routes do not, since a
+    browser would send those credentials with requests that other sites make it send.
+    """
 
     def __init__(self, app: AsgiApp, auth: ServiceAuth) -> None:
         self.app = app
@@ -124,11 +154,16 @@ class HttpAuth:
             role = http_role(method, path)
             if role is not None:
                 call = f"{method} {path[:200]}"
+                authorization = _header(scope, b"authorization")
+                dashboard = _is_dashboard(path)
+                if dashboard:
+                    authorization = basic_as_bearer(authorization)
                 try:
-                    await self.auth.authorize_async(_header(scope, b"authorization"), role, call)
+                    await self.auth.authorize_async(authorization, role, call)
                 except Exception as exc:
                     client = scope.get("client") or ("", 0)
-                    await _send_error(send, *_refusal(exc, call, f"{client[0]}:{client[1]}"))
+                    code, message = _refusal(exc, call, f"{client[0]}:{client[1]}")
+                    await _send_error(send, code, message, dashboard)
                     return
         await self.app(scope, receive, send)
 
@@ -147,12 +182,14 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-async def _send_error(send: Send, code: int, message: str) -> None:
+async def _send_error(send: Send, code: int, message: str, dashboard: bool) -> None:
     status = HTTP_STATUS.get(code, 500)
     error = {"code": status, "message": message, "status": code_pb2.Code.Name(code)}
     body = json.dumps({"error": error}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
-    if code in _CHALLENGES:
+    if code == code_pb2.UNAUTHENTICATED and dashboard:
+        headers.append((b"www-authenticate", BROWSER_CHALLENGE))
+    elif code in _CHALLENGES:
         headers.append((b"www-authenticate", _CHALLENGES[code]))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

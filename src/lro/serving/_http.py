@@ -34,7 +34,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from lro._client import Client
 from lro._core.errors import Error, InvalidArgument, NotFound, PermissionDenied
@@ -219,6 +219,7 @@ def http_app(
     max_wait: float = DEFAULT_MAX_WAIT,
     resume_auth: ResumeAuthenticator | None = None,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    ui: bool = False,
     auth: AuthArgument = None,
 ) -> Starlette:
     """The Operations service over ``client``'s store as an ASGI app (run it with uvicorn).
@@ -230,6 +231,7 @@ def http_app(
             Cloud Tasks, ``lro.SharedSecretAuthenticator`` elsewhere); without it the
             endpoint refuses every call with 403.
         max_attempts: failed runs of a resumed handler before its operation fails.
+        ui: serve the dashboard at ``/ui/`` too (see ``lro.serving._dashboard``).
         auth: who may call the routes, as for ``OperationsServicer`` (the resume
             endpoint keeps ``resume_auth``); None leaves them open.
     """
@@ -244,5 +246,12 @@ def http_app(
             Route("/v1/{path:path}", _endpoint(service.delete), methods=["DELETE"]),
             Route("/v1/{path:path}", _endpoint(service.post), methods=["POST"]),
             Route("/operations/{handler}", resume.put, methods=["PUT"]),
+            *(_dashboard_routes(client) if ui else ()),
         ],
     )
+
+
+def _dashboard_routes(client: Client) -> list[BaseRoute]:
+    from lro.serving._dashboard.routes import dashboard_routes
+
+    return dashboard_routes(client)

@@ -7,6 +7,7 @@ context: the method becomes the operation's resume method, and a call that carri
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import grpc
 import grpc.aio
 
+from lro import _telemetry as telemetry
 from lro._calls import ServedCall, header_says_timed_out, serving
 from lro._client import OPERATION_ID_HEADER
 from lro._core.errors import InvalidOperationName
@@ -41,6 +43,18 @@ def _served_call(details: grpc.HandlerCallDetails) -> ServedCall | InvalidOperat
             timed_out = header_says_timed_out(details.invocation_metadata)
             return ServedCall(details.method, name, timed_out)
     return ServedCall(details.method)
+
+
+@contextlib.contextmanager
+def _run(served: ServedCall) -> Iterator[None]:
+    """End the span of a resumed operation's run, which ``new_operation`` started
+    (``lro._telemetry.resumed_in_call``), with the call's outcome."""
+    try:
+        yield
+    except BaseException as exc:
+        telemetry.end_run(served.run, exc)
+        raise
+    telemetry.end_run(served.run, None)
 
 
 def _rebuilt(handler: Handler, wrap: Callable[[Callable[..., Any], bool], Any]) -> Handler:
@@ -82,13 +96,15 @@ def _sync_wrapper(
     def unary(request: Any, context: grpc.ServicerContext) -> Any:
         if isinstance(call, InvalidOperationName):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, call.message)
-        with serving(dataclasses.replace(call)):  # a fresh copy for each call
+        # A fresh copy of the call for each invocation.
+        with serving(dataclasses.replace(call)) as served, _run(served):
             return behavior(request, context)
 
     def streaming(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         if isinstance(call, InvalidOperationName):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, call.message)
-        with serving(dataclasses.replace(call)):  # a fresh copy for each call
+        # A fresh copy of the call for each invocation.
+        with serving(dataclasses.replace(call)) as served, _run(served):
             yield from behavior(request, context)
 
     return streaming if streams else unary
@@ -116,7 +132,8 @@ def _async_wrapper(
     async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
         if isinstance(call, InvalidOperationName):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, call.message)
-        with serving(dataclasses.replace(call)):  # a fresh copy for each call
+        # A fresh copy of the call for each invocation.
+        with serving(dataclasses.replace(call)) as served, _run(served):
             return await behavior(request, context)
 
     async def streaming(
@@ -124,7 +141,8 @@ def _async_wrapper(
     ) -> AsyncIterator[Any]:
         if isinstance(call, InvalidOperationName):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, call.message)
-        with serving(dataclasses.replace(call)):  # a fresh copy for each call
+        # A fresh copy of the call for each invocation.
+        with serving(dataclasses.replace(call)) as served, _run(served):
             async for response in behavior(request, context):
                 yield response
 

@@ -28,23 +28,24 @@ WHERE c.oid = 'lro_operations'::regclass
 INSERT INTO lro_operations (
     name, operation, done, error_code, metadata_type, state, resume_point,
     resume_target, create_time_us, update_time_us, version, attempts, last_error,
-    wait_timed_out
+    wait_timed_out, trace_context
 ) VALUES (
     %(name)s, %(operation)s, %(done)s, %(error_code)s, %(metadata_type)s, %(state)s,
     %(resume_point)s, %(resume_target)s, %(create_time_us)s, %(update_time_us)s,
-    %(version)s, %(attempts)s, %(last_error)s, %(wait_timed_out)s
+    %(version)s, %(attempts)s, %(last_error)s, %(wait_timed_out)s,
+    %(trace_context)s
 )
 ON CONFLICT (name) DO NOTHING
 
 -- name: get_operation
 SELECT name, operation, state, resume_point, resume_target, create_time_us,
-       update_time_us, version, attempts, last_error, wait_timed_out
+       update_time_us, version, attempts, last_error, wait_timed_out, trace_context
 FROM lro_operations
 WHERE name = %(name)s
 
 -- name: get_operations
 SELECT name, operation, state, resume_point, resume_target, create_time_us,
-       update_time_us, version, attempts, last_error, wait_timed_out
+       update_time_us, version, attempts, last_error, wait_timed_out, trace_context
 FROM lro_operations
 WHERE name = ANY(%(names)s)
 
@@ -73,7 +74,7 @@ DELETE FROM lro_operations WHERE name = %(name)s
 -- name: list_operations
 -- One keyset page; /*filter*/ becomes the compiled filter (parameters only).
 SELECT name, operation, state, resume_point, resume_target, create_time_us,
-       update_time_us, version, attempts, last_error, wait_timed_out
+       update_time_us, version, attempts, last_error, wait_timed_out, trace_context
 FROM lro_operations
 WHERE collection = %(collection)s
   AND (create_time_us, name) > (%(after_time_us)s, %(after_name)s)

@@ -15,22 +15,22 @@ INSERT INTO lro_migrations (number, file_name, applied_time_us) VALUES (?, ?, ?)
 INSERT INTO lro_operations (
     name, operation, done, error_code, metadata_type, state, resume_point,
     resume_target, create_time_us, update_time_us, version, attempts, last_error,
-    wait_timed_out
+    wait_timed_out, trace_context
 ) VALUES (
     :name, :operation, :done, :error_code, :metadata_type, :state, :resume_point,
     :resume_target, :create_time_us, :update_time_us, :version, :attempts, :last_error,
-    :wait_timed_out
+    :wait_timed_out, :trace_context
 )
 
 -- name: get_operation
 SELECT name, operation, state, resume_point, resume_target, create_time_us,
-       update_time_us, version, attempts, last_error, wait_timed_out
+       update_time_us, version, attempts, last_error, wait_timed_out, trace_context
 FROM lro_operations
 WHERE name = ?
 
 -- name: get_operations
 SELECT name, operation, state, resume_point, resume_target, create_time_us,
-       update_time_us, version, attempts, last_error, wait_timed_out
+       update_time_us, version, attempts, last_error, wait_timed_out, trace_context
 FROM lro_operations
 WHERE name IN (SELECT value FROM json_each(?))
 
@@ -163,7 +163,7 @@ SELECT * FROM lro_wakeups WHERE name = ?
 -- name: list_operations
 -- One keyset page; the filter comment below becomes the compiled filter (parameters only).
 SELECT name, operation, state, resume_point, resume_target, create_time_us,
-       update_time_us, version, attempts, last_error, wait_timed_out
+       update_time_us, version, attempts, last_error, wait_timed_out, trace_context
 FROM lro_operations
 WHERE collection = :collection
   AND (create_time_us, name) > (:after_time_us, :after_name)
