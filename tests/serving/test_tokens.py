@@ -6,6 +6,7 @@ import asyncio
 import hmac
 import logging
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -140,7 +141,10 @@ def test_the_first_authenticator_that_knows_a_token_wins_else_the_strongest_refu
     def authorize(authorization: str | None) -> Caller:
         if run == "sync":
             return auth.authorize(authorization, Role.WRITE, "x")
-        return asyncio.run(auth.authorize_async(authorization, Role.WRITE, "x"))
+        # On a thread of its own: a test before may leave a loop running on this one.
+        coroutine = auth.authorize_async(authorization, Role.WRITE, "x")
+        with ThreadPoolExecutor(1) as thread:
+            return thread.submit(asyncio.run, coroutine).result()
 
     assert authorize(f"Bearer {WRITER}") == Caller("token 1", Role.WRITE)
     with pytest.raises(lro.PermissionDenied, match="no role here"):
