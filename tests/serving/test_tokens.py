@@ -153,6 +153,9 @@ def test_the_first_authenticator_that_knows_a_token_wins_else_the_strongest_refu
         ServiceAuth([tokens, expired]).authorize(f"Bearer {READER}", Role.READ, "x")
     with pytest.raises(lro.Unauthenticated, match="not valid here"):
         ServiceAuth([tokens]).authorize(f"Bearer {READER}", Role.READ, "x")
+    unavailable = _Refusing(lro.Unavailable("no certificates now"), blocks=True)
+    with pytest.raises(lro.Unavailable, match="no certificates now"):  # worth a retry
+        ServiceAuth([expired, tokens, unavailable]).authorize(f"Bearer {READER}", Role.READ, "x")
     calls = expired.calls
     for authorization in (None, "", f"Basic {WRITER}", "Bearer  ", WRITER):
         with pytest.raises(lro.Unauthenticated, match="needs 'authorization: Bearer TOKEN'"):
