@@ -7,6 +7,8 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from concurrent import futures
+from pathlib import Path
+from typing import Any
 
 import grpc
 import grpc.aio
@@ -18,6 +20,8 @@ from google.auth.credentials import AnonymousCredentials
 
 import lro
 from lro.serving import AsyncOperationsServicer, OperationsServicer, http_app
+from lro.serving._auth import AuthArgument
+from tests.serving.certificates import Pki, make_pki
 
 TOP_LEVEL_HTTP_OPTIONS = {
     "google.longrunning.Operations.GetOperation": [
@@ -35,11 +39,20 @@ TOP_LEVEL_HTTP_OPTIONS = {
 }
 
 
-def start_sync_server(client: lro.Client) -> tuple[grpc.Server, str]:
-    """A ``grpc.server`` with the servicer on a free port; returns it and its address."""
+def _add_port(server: grpc.Server | grpc.aio.Server, tls: grpc.ServerCredentials | None) -> int:
+    if tls is None:
+        return server.add_insecure_port("127.0.0.1:0")
+    return server.add_secure_port("127.0.0.1:0", tls)
+
+
+def start_sync_server(
+    client: lro.Client, auth: AuthArgument = None, tls: grpc.ServerCredentials | None = None
+) -> tuple[grpc.Server, str]:
+    """A ``grpc.server`` with the servicer on a free port (with ``tls`` credentials if
+    given); returns it and its address."""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
-    OperationsServicer(client).add_to_server(server)
-    port = server.add_insecure_port("127.0.0.1:0")
+    OperationsServicer(client, auth=auth).add_to_server(server)
+    port = _add_port(server, tls)
     server.start()
     return server, f"127.0.0.1:{port}"
 
@@ -47,19 +60,26 @@ def start_sync_server(client: lro.Client) -> tuple[grpc.Server, str]:
 class AioServerThread:
     """A ``grpc.aio`` server on its own event loop in a thread."""
 
-    def __init__(self, client: lro.Client) -> None:
+    def __init__(
+        self,
+        client: lro.Client,
+        auth: AuthArgument = None,
+        tls: grpc.ServerCredentials | None = None,
+    ) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.server, self.address = self.run(self._start(client))
+        self.server, self.address = self.run(self._start(client, auth, tls))
 
     def run(self, coroutine: object) -> tuple[grpc.aio.Server, str]:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(10)  # type: ignore[arg-type]
 
-    async def _start(self, client: lro.Client) -> tuple[grpc.aio.Server, str]:
+    async def _start(
+        self, client: lro.Client, auth: AuthArgument, tls: grpc.ServerCredentials | None
+    ) -> tuple[grpc.aio.Server, str]:
         server = grpc.aio.server()
-        AsyncOperationsServicer(client).add_to_server(server)
-        port = server.add_insecure_port("127.0.0.1:0")
+        AsyncOperationsServicer(client, auth=auth).add_to_server(server)
+        port = _add_port(server, tls)
         await server.start()
         return server, f"127.0.0.1:{port}"
 
@@ -98,12 +118,13 @@ def operations_client(channel: grpc.Channel) -> operations_v1.OperationsClient:
 class UvicornThread:
     """uvicorn serving an ASGI app on a free port of 127.0.0.1, in a thread."""
 
-    def __init__(self, app: object) -> None:
+    def __init__(self, app: object, **options: Any) -> None:
         self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.socket.bind(("127.0.0.1", 0))
         self.socket.listen(64)
-        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
-        config = uvicorn.Config(app, log_level="warning", lifespan="off")  # type: ignore[arg-type]
+        scheme = "https" if options.get("ssl_certfile") else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.socket.getsockname()[1]}"
+        config = uvicorn.Config(app, log_level="warning", lifespan="off", **options)  # type: ignore[arg-type]
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, args=([self.socket],))
         self.thread.start()
@@ -140,3 +161,16 @@ def rest_client(http_url: str) -> RestClientFactory:
         return operations_v1.AbstractOperationsClient(transport=transport)
 
     return make
+
+
+@pytest.fixture
+def sqlite_client(tmp_path: Path) -> Iterator[lro.Client]:
+    """A client on a SQLite store, for tests whose subject does not touch the store."""
+    with lro.Client(f"sqlite:///{tmp_path}/lro.db") as client:
+        yield client
+
+
+@pytest.fixture
+def pki(tmp_path: Path) -> Pki:
+    """A CA, a server certificate for localhost, and client certificates (PEM files)."""
+    return make_pki(tmp_path / "pki")

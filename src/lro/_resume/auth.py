@@ -181,18 +181,24 @@ class OidcAuthenticator:
 
     def verify(self, authorization: str | None) -> None:
         """Raise unless the header carries a valid Google ID token for this service."""
-        claims = self._verified_claims(_bearer(authorization))
-        if claims["aud"] != self.audience:
-            raise PermissionDenied("the token is for another audience")
-        if claims["iss"] not in self.issuers:
-            raise PermissionDenied("the token's issuer is not accepted")
+        claims = self.claims(_bearer(authorization))
         if self.service_account_emails and (
             claims.get("email") not in self.service_account_emails
             or claims.get("email_verified") is not True
         ):
             raise PermissionDenied("the token's account may not resume operations")
 
-    def _verified_claims(self, token: str) -> dict[str, Any]:
+    def claims(self, token: str) -> dict[str, Any]:
+        """The claims of ``token`` once its shape, signature, times, audience and issuer
+        are checked (the service account's email is not)."""
+        claims = self._signed_claims(token)
+        if claims["aud"] != self.audience:
+            raise PermissionDenied("the token is for another audience")
+        if claims["iss"] not in self.issuers:
+            raise PermissionDenied("the token's issuer is not accepted")
+        return claims
+
+    def _signed_claims(self, token: str) -> dict[str, Any]:
         from google.auth import exceptions as auth_exceptions
         from google.auth import jwt
 
@@ -203,7 +209,7 @@ class OidcAuthenticator:
         try:
             claims = jwt.decode(token, certs={key_id: certificates[key_id]}, audience=None)  # type: ignore[no-untyped-call]
         except (ValueError, TypeError, auth_exceptions.GoogleAuthError) as exc:
-            logger.info("a resume token was refused: %s", exc)
+            logger.info("an ID token was refused: %s", exc)
             raise Unauthenticated("the token's signature or times are not valid") from None
         return dict(claims)
 

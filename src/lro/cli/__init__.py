@@ -12,6 +12,7 @@ from lro._store.urls import DATABASE_URL_ENV, default_url
 from lro.cli._demo import run_demo
 from lro.cli._logging import add_log_level
 from lro.cli._operations import add_operation_commands, run_operation_command
+from lro.cli._security import add_security_options, security_from_args
 from lro.cli._worker import add_worker_command, run_worker
 
 
@@ -30,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--grpc-port", type=int, default=50051, help="0 picks a free port")
     serve.add_argument("--http-port", type=int, default=8080, help="0 picks a free port")
     add_log_level(serve, default="WARNING")
+    add_security_options(serve)
     return parser
 
 
@@ -50,6 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.grpc_port,
                 args.http_port,
                 log_level=args.log_level,
+                security=security_from_args(args),
             )
         with Client(args.db or default_url(), worker=False) as client:
             return run_operation_command(client, args)

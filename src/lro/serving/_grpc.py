@@ -17,6 +17,8 @@ from lro._core.names import validate_name
 from lro._wait import latest_in_store
 from lro.aio import Client as AsyncClient
 from lro.aio._client import face_of
+from lro.serving._auth import AuthArgument, ServiceAuth
+from lro.serving._guards import protect, protect_async
 from lro.serving._requests import (
     DEFAULT_MAX_WAIT,
     RECHECK_EVERY,
@@ -50,11 +52,16 @@ class OperationsServicer(operations_grpc.OperationsServicer):
         client: the store to serve.
         max_wait: longest WaitOperation, in seconds, when neither the request's
             ``timeout`` nor the RPC deadline is shorter.
+        auth: who may call (an authenticator such as ``lro.serving.TokenFile``, or a
+            list of them); None leaves every RPC open.
     """
 
-    def __init__(self, client: Client, *, max_wait: float = DEFAULT_MAX_WAIT) -> None:
+    def __init__(
+        self, client: Client, *, max_wait: float = DEFAULT_MAX_WAIT, auth: AuthArgument = None
+    ) -> None:
         self.client = client
         self.max_wait = max_wait
+        protect(self, ServiceAuth.of(auth))
 
     def add_to_server(self, server: grpc.Server) -> None:
         """Register this servicer on ``server``."""
@@ -122,12 +129,19 @@ class AsyncOperationsServicer(operations_grpc.OperationsServicer):
 
     ``client`` is an ``lro.aio.Client``, or an ``lro.Client`` served through its asyncio
     face: store calls run in a bounded thread pool; WaitOperation waits on change
-    notifications without holding a thread.
+    notifications without holding a thread. ``auth`` is as for ``OperationsServicer``.
     """
 
-    def __init__(self, client: Client | AsyncClient, *, max_wait: float = DEFAULT_MAX_WAIT) -> None:
+    def __init__(
+        self,
+        client: Client | AsyncClient,
+        *,
+        max_wait: float = DEFAULT_MAX_WAIT,
+        auth: AuthArgument = None,
+    ) -> None:
         self.client = face_of(client)
         self.max_wait = max_wait
+        protect_async(self, ServiceAuth.of(auth))
 
     def add_to_server(self, server: grpc.aio.Server) -> None:
         """Register this servicer on ``server``."""

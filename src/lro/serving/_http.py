@@ -31,6 +31,7 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -43,6 +44,8 @@ from lro._resume.auth import ResumeAuthenticator
 from lro._resume.endpoint import DEFAULT_MAX_ATTEMPTS, resume_now
 from lro.aio import Client as AsyncClient
 from lro.aio._client import face_of
+from lro.serving._auth import AuthArgument, ServiceAuth
+from lro.serving._guards import HttpAuth
 from lro.serving._requests import DEFAULT_MAX_WAIT, latest_async, list_async, wait_seconds
 from lro.serving._status import HTTP_STATUS, error_status
 
@@ -220,6 +223,7 @@ def http_app(
     resume_auth: ResumeAuthenticator | None = None,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     ui: bool = False,
+    auth: AuthArgument = None,
 ) -> Starlette:
     """The Operations service over ``client``'s store as an ASGI app (run it with uvicorn).
 
@@ -232,10 +236,14 @@ def http_app(
             endpoint refuses every call with 403.
         max_attempts: failed runs of a resumed handler before its operation fails.
         ui: serve the dashboard at ``/ui/`` too (see ``lro.serving._dashboard``).
+        auth: who may call the routes, as for ``OperationsServicer`` (the resume
+            endpoint keeps ``resume_auth``); None leaves them open.
     """
     service = _Service(face_of(client), max_wait)
     resume = _Resume(client, resume_auth, max_attempts)
+    service_auth = ServiceAuth.of(auth)
     return Starlette(
+        middleware=[Middleware(HttpAuth, auth=service_auth)] if service_auth else [],
         exception_handlers={404: _no_route, 405: _no_route},
         routes=[
             Route("/v1/{path:path}", _endpoint(service.get_or_list), methods=["GET"]),
