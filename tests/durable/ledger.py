@@ -11,6 +11,7 @@ LEDGER_SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (name TEXT, token TEXT, pid INTEGER, start_ns INTEGER,
                                  end_ns INTEGER);
 CREATE TABLE IF NOT EXISTS completions (name TEXT, token TEXT, pid INTEGER);
+CREATE TABLE IF NOT EXISTS starts (name TEXT, token TEXT, pid INTEGER);
 """
 
 
@@ -25,3 +26,10 @@ def write(sql: str, values: tuple[object, ...]) -> None:
     """Run one INSERT on the ledger."""
     with contextlib.closing(ledger()) as connection:
         connection.execute(sql, values)
+
+
+def distinct_pids(table: str) -> int:
+    """How many processes wrote rows to ``table``."""
+    with contextlib.closing(ledger()) as connection:
+        (count,) = connection.execute(f"SELECT COUNT(DISTINCT pid) FROM {table}").fetchone()
+        return int(count)

@@ -14,7 +14,10 @@ import uuid
 from google.protobuf import struct_pb2
 
 import lro
-from tests.durable.ledger import write
+from tests.durable.ledger import distinct_pids, write
+
+# How long a run that must be shared waits for a run in another process.
+SHARE_WAIT = 8.0
 
 client = lro.Client(worker=False)
 
@@ -32,6 +35,8 @@ def waiter(op: lro.Operation[dict[str, object]]) -> None:
         return
     token = uuid.uuid4().hex
     started = time.time_ns()
+    if state.get("share"):
+        _hold_until_shared(op.name, token)
     time.sleep(float(str(state.get("work", 0.02))))
     write(
         "INSERT INTO runs VALUES (?, ?, ?, ?, ?)",
@@ -39,3 +44,15 @@ def waiter(op: lro.Operation[dict[str, object]]) -> None:
     )
     op.done(struct_pb2.Struct(fields={"token": struct_pb2.Value(string_value=token)}))
     write("INSERT INTO completions VALUES (?, ?, ?)", (op.name, token, os.getpid()))
+
+
+def _hold_until_shared(name: str, token: str) -> None:
+    """Record the start, then hold this thread until another process has started a run.
+
+    One process's threads are then all held, so the next wake-ups can only be claimed by
+    another process: the test of sharing does not depend on which process polls first.
+    """
+    write("INSERT INTO starts VALUES (?, ?, ?)", (name, token, os.getpid()))
+    deadline = time.monotonic() + SHARE_WAIT
+    while distinct_pids("starts") < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)

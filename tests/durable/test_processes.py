@@ -168,15 +168,17 @@ def test_three_worker_processes_never_run_one_operation_twice(
         WorkerProcess(url, ledger_path, tmp_path / "worker.log", lease=10.0) for _ in range(3)
     ]
     # Many wake-ups due at the same moments, once all are written (a slow store takes
-    # seconds to write them), each run long enough that one worker's threads cannot take
-    # them all before the others claim: the workers compete for them.
+    # seconds to write them). Each run holds its thread until a run has started in another
+    # process, so one worker cannot take them all: the workers compete for them.
     due = time.monotonic() + 5
 
     def sleep(i: int) -> float:
         return max(0.0, due - time.monotonic()) + (i % 10) * 0.1
 
     ops = [
-        producer.start("waiter", {"sleep": sleep(i), "work": 0.2}, registered_elsewhere=True)
+        producer.start(
+            "waiter", {"sleep": sleep(i), "work": 0.2, "share": True}, registered_elsewhere=True
+        )
         for i in range(3 * size)
     ]
     names = [op.name for op in ops]
@@ -188,6 +190,7 @@ def test_three_worker_processes_never_run_one_operation_twice(
     assert sorted(per_operation) == sorted(names)
     assert set(per_operation.values()) == {1}  # each resumed exactly once
     assert len({pid for _, _, pid in runs}) >= 2, "the work was not shared"
+    assert len({pid for _, _, pid in _ledger_rows(ledger_path, "starts")}) >= 2
     assert all(r.attempts == 0 for r in producer.store.get_many(names).values())
     producer.close()
 
