@@ -2,7 +2,9 @@
 
 ``Client.new_operation`` reads it when no ``context`` is passed: the method becomes the
 default resume method, and an ``x-alis-operation-id`` header continues that operation
-(once per call, as the Go package removes the header after reading it). A resume that
+(once per call, as the Go package removes the header after reading it). A request
+message's non-empty ``request_id`` field is the AIP-155 request id of the first
+operation the call creates. A resume that
 Cloud Workflows makes after the wait's timeout also carries ``x-alis-wait-timed-out:
 true``, which the continued operation shows as ``op.wait_timed_out``.
 """
@@ -14,7 +16,12 @@ import contextvars
 import dataclasses
 from collections.abc import Iterator
 
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
+
 from lro._core.constants import WAIT_TIMED_OUT_HEADER
+
+REQUEST_ID_FIELD = "request_id"
 
 
 @dataclasses.dataclass(slots=True)
@@ -26,6 +33,12 @@ class ServedCall:
     wait_timed_out: bool = False
     resumed: str | None = None  # the operation that this call continued, once taken
     run: object = None  # the span of that run (lro._telemetry.start_run), if any
+    request_id: str = ""  # the request message's AIP-155 request_id, until taken
+
+    def take_request_id(self) -> str:
+        """The request id of the request being served, the first time only."""
+        request_id, self.request_id = self.request_id, ""
+        return request_id
 
     def take_operation_name(self) -> tuple[str | None, bool]:
         """The resumed operation's name and whether its wait timed out, the first time
@@ -49,6 +62,17 @@ def serving(call: ServedCall) -> Iterator[ServedCall]:
         yield call
     finally:
         current_call.reset(token)
+
+
+def request_id_in(request: object) -> str:
+    """The AIP-155 request id of a request message: its ``request_id`` field if it is a
+    singular string; "" otherwise (no such field, another type, a request stream)."""
+    if not isinstance(request, Message):
+        return ""
+    field = request.DESCRIPTOR.fields_by_name.get(REQUEST_ID_FIELD)
+    if field is None or field.type != FieldDescriptor.TYPE_STRING or field.is_repeated:
+        return ""
+    return str(getattr(request, REQUEST_ID_FIELD))
 
 
 def header_says_timed_out(metadata: object) -> bool:

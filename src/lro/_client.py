@@ -11,7 +11,13 @@ from google.protobuf.message import Message
 
 from lro import _telemetry as telemetry
 from lro._calls import current_call
-from lro._client_base import ClientBase, continued_operation, name_of
+from lro._client_base import (
+    ClientBase,
+    chosen_of,
+    continued_operation,
+    name_of,
+    starting_of,
+)
 from lro._core.codecs import codec_for
 from lro._core.constants import OPERATION_ID_HEADER
 from lro._core.durations import Duration
@@ -72,6 +78,16 @@ class Client(ClientBase):
         """Read operation ``name`` and unpack its response and metadata into the messages."""
         unmarshal_operation(self.get_operation(name), response, metadata)
 
+    def unmarshal_metadata(self, name: str, metadata: Message) -> None:
+        """Fill ``metadata`` from the stored metadata of operation ``name``, running or
+        done, as Go v2's ``UnmarshalMetadata`` does.
+
+        Raises:
+            FailedPrecondition: the operation has no metadata yet.
+            InvalidArgument: the stored metadata is of another type than ``metadata``.
+        """
+        self._metadata_now(name, metadata)
+
     def wait_operation(
         self, name: str, timeout: Duration | None = None
     ) -> operations_pb2.Operation:
@@ -122,6 +138,8 @@ class Client(ClientBase):
         context: Any = None,
         existing: str | None = None,
         parent: str = "",
+        id: str | None = None,
+        request_id: str | None = None,
         resume_method: str | None = None,
         callback: Callable[[Operation[T]], object] | None = None,
         metadata: Message | None = None,
@@ -135,6 +153,8 @@ class Client(ClientBase):
         context: Any = None,
         existing: str | None = None,
         parent: str = "",
+        id: str | None = None,
+        request_id: str | None = None,
         resume_method: str | None = None,
         callback: Callable[[Operation[Any]], object] | None = None,
         metadata: Message | None = None,
@@ -147,15 +167,18 @@ class Client(ClientBase):
         context: Any = None,
         existing: str | None = None,
         parent: str = "",
+        id: str | None = None,
+        request_id: str | None = None,
         resume_method: str | None = None,
         callback: Callable[[Operation[Any]], object] | None = None,
         metadata: Message | None = None,
     ) -> Operation[Any]:
         """Start a new operation, or continue an existing one.
 
-        A new one is created as ``operations/{uuid4}`` (under ``parent`` if given)
-        unless ``existing`` names one, or the gRPC ``context`` of the call carries the
-        ``x-alis-operation-id`` header (then its saved state and resume point come back).
+        A new one is created as ``operations/{uuid4}`` or ``operations/{id}`` (under
+        ``parent`` if given) unless ``existing`` names one, or the gRPC ``context`` of
+        the call carries the ``x-alis-operation-id`` header (then its saved state and
+        resume point come back; ``id`` and ``request_id`` are then ignored).
 
         Args:
             state_type: type of the private state: a dataclass, pydantic model,
@@ -165,13 +188,22 @@ class Client(ClientBase):
                 method (the default ``resume_method``) and the header.
             existing: name of an operation to continue.
             parent: resource name to create the operation under.
+            id: the new operation's id, so that it is named ``operations/{id}`` (or
+                ``{parent}/operations/{id}``): 1 to 63 lowercase letters, digits and
+                hyphens, starting with a letter and ending with a letter or digit
+                (AIP-122); else InvalidArgument. AlreadyExists if the name is taken.
+            request_id: an AIP-155 request id: if an operation was created with it in
+                the same collection before, that operation is returned as it is.
+                None takes the ``request_id`` field of the request being served under
+                ``lro.serving.OperationInterceptor``, if it has one.
             resume_method: full gRPC method that resumes the operation.
             callback: called to resume the operation in development mode.
             metadata: initial metadata of a new operation.
         """
         codec_for(state_type)  # refuses an unsupported state type before any write
+        chosen = chosen_of(id, request_id, existing, parent)
         continued = continued_operation(existing, context, resume_method)
-        record = self._new_record_now(continued, parent, metadata)
+        record = self._new_record_now(continued, parent, metadata, chosen)
         op = Operation(self.runtime, record, state_type, callback=callback)
         telemetry.resumed_in_call(current_call.get(), record)
         return op
@@ -197,6 +229,8 @@ class Client(ClientBase):
         metadata: Message | None = None,
         *,
         registered_elsewhere: bool = False,
+        request_id: str | None = None,
+        delay: Duration = 0,
     ) -> Operation[Any]:
         """Create an operation and have a worker run the handler called ``name`` on it.
 
@@ -205,13 +239,20 @@ class Client(ClientBase):
         runs handlers (``lro.TasksResumer``), a task runs it instead; if the task
         cannot be created, the operation ends with that error, which is raised.
 
+        ``request_id`` (AIP-155): if an operation was started with it before, that
+        operation is returned and the handler is not run again. None takes the
+        ``request_id`` field of the request being served under
+        ``lro.serving.OperationInterceptor``, if it has one. ``delay`` (seconds or a
+        timedelta): the handler's first run is due that long after now.
+
         Raises:
             FailedPrecondition: no handler ``name`` is registered on this client, and
                 ``registered_elsewhere`` is False. Pass True when the handler is
                 registered only in another process that runs a worker.
         """
         state_type = self._start_type(name, state, registered_elsewhere)
-        record = self._start_now(name, state, state_type, metadata)
+        starting = starting_of(request_id, delay)
+        record = self._start_now(name, state, state_type, metadata, starting)
         return Operation(self.runtime, record, state_type, handler_name=name)
 
     def close(self, grace: float | None = None) -> None:

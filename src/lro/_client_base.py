@@ -39,7 +39,14 @@ from lro._core.listing import (
     verify_page_token,
 )
 from lro._core.listing import page_size as normalized_page_size
-from lro._core.names import name_from_header, new_name, validate_name
+from lro._core.names import (
+    chosen_name,
+    name_from_header,
+    new_name,
+    validate_name,
+    validate_parent,
+    validate_request_id,
+)
 from lro._core.waiting import Call, Steps
 from lro._operation_base import cancel_in_store
 from lro._resume.binding import start_with_task
@@ -47,9 +54,10 @@ from lro._resume.plan import wait_plan, wakeup_store
 from lro._resume.worker import Worker, WorkerSettings
 from lro._resume.workflows import WorkflowsResumer
 from lro._runtime import CloudResumer, Registry, Resumable, ResumeTarget, Runtime
-from lro._store.base import OperationRecord, Store, Wakeup, update_record
+from lro._store.base import DuplicateRequest, OperationRecord, Store, Wakeup, update_record
 from lro._store.spanner_config import SpannerConfig
 from lro._store.urls import default_url, open_store
+from lro._unmarshal import unmarshal_metadata
 
 F = TypeVar("F", bound=Callable[..., object])
 StoreSpec = str | SpannerConfig | Store | None
@@ -188,20 +196,33 @@ class ClientBase:
         return [record.operation for record in page], next_token
 
     def _new_record_now(
-        self, continued: Continued, parent: str, metadata: Message | None
+        self,
+        continued: Continued,
+        parent: str,
+        metadata: Message | None,
+        chosen: Chosen = (None, ""),
     ) -> OperationRecord:
-        """The record of a new operation, or of the one to continue, updated."""
+        """The record of a new operation, or of the one to continue, updated.
+
+        ``chosen`` is the new operation's id (None for a uuid4) and request id ("" for
+        none); an earlier operation of that request id in the collection is returned
+        as it is.
+        """
         name, resume_method, timed_out = continued
         store = self.store
         if name is None:
-            operation = transitions.new_operation(new_name(parent), metadata)
-            created = store.create(
-                OperationRecord(
-                    operation=operation,
-                    resume_target=resume_method or "",
-                    trace_context=telemetry.trace_context(),
-                )
+            operation_id, request_id = chosen
+            new = chosen_name(operation_id, parent) if operation_id else new_name(parent)
+            record = OperationRecord(
+                operation=transitions.new_operation(new, metadata),
+                resume_target=resume_method or "",
+                trace_context=telemetry.trace_context(),
+                request_id=request_id,
             )
+            try:
+                created = store.create(record)
+            except DuplicateRequest as duplicate:
+                return store.get(duplicate.existing)
             telemetry.operation_created()
             return created
         record = store.get(validate_name(name))
@@ -236,23 +257,42 @@ class ClientBase:
         return state_type
 
     def _start_now(
-        self, name: str, state: Any, state_type: type[Any] | None, metadata: Message | None
+        self,
+        name: str,
+        state: Any,
+        state_type: type[Any] | None,
+        metadata: Message | None,
+        start: Starting = ("", 0.0),
     ) -> OperationRecord:
-        """Create an operation with its first wake-up (or hand it to a cloud resumer)."""
+        """Create an operation with its first wake-up (or hand it to a cloud resumer).
+
+        ``start`` is the request id ("" for none) and the delay in seconds before the
+        first run. An earlier operation of that request id is returned as it is, and
+        nothing is scheduled again.
+        """
+        request_id, delay = start
         encoded = codec_for(state_type).encode(state) if state is not None else None
         record = OperationRecord(
             operation=transitions.new_operation(new_name(), metadata),
             state=encoded,
             trace_context=telemetry.trace_context(),
+            request_id=request_id,
         )
+        try:
+            return self._schedule_start(name, record, delay)
+        except DuplicateRequest as duplicate:
+            return self.store.get(duplicate.existing)
+
+    def _schedule_start(self, name: str, record: OperationRecord, delay: float) -> OperationRecord:
+        """Insert ``record`` with the wake-up that runs handler ``name`` after ``delay``."""
         cloud = self.cloud_resumer
         if cloud is not None and cloud.accepts("handler", ()):
-            stored = start_with_task(self.store, cloud, record, name)
+            stored = start_with_task(self.store, cloud, record, name, delay)
             telemetry.operation_created()
             return stored
         plan = wait_plan(
             ResumeTarget("handler", name),
-            sleep=0,
+            sleep=delay,
             children=(),
             timeout=0,
             poll_frequency=0,
@@ -263,12 +303,52 @@ class ClientBase:
         self.runtime.scheduled(wakeup)
         return stored
 
+    def _metadata_now(self, name: str, metadata: Message) -> None:
+        """Fill ``metadata`` from the stored metadata of ``name`` (blocking)."""
+        unmarshal_metadata(self._get_now(name_of(name)), metadata)
+
     def __repr__(self) -> str:
         store = self.runtime._store if self.runtime.is_open else "not open"
         return f"{type(self).__qualname__}({store!r})"
 
 
 Continued = tuple[str | None, str | None, bool]
+# A new operation's chosen id (None: a uuid4) and request id ("" for none).
+Chosen = tuple[str | None, str]
+# A started operation's request id ("" for none) and the delay before its first run.
+Starting = tuple[str, float]
+
+
+def chosen_of(
+    operation_id: str | None, request_id: str | None, existing: str | None, parent: str
+) -> Chosen:
+    """The checked ``id`` and ``request_id`` of ``new_operation``, before any I/O.
+
+    ``request_id`` None takes the one of the request being served (see
+    ``OperationInterceptor``), if any.
+    """
+    if operation_id is not None:
+        if existing is not None:
+            raise InvalidArgument("pass either existing= or id=, not both")
+        chosen_name(operation_id, parent)  # InvalidArgument for a bad id or parent
+    elif parent:
+        validate_parent(parent)
+    return operation_id, request_id_of(request_id)
+
+
+def starting_of(request_id: str | None, delay: Duration) -> Starting:
+    """The checked ``request_id`` and ``delay`` of ``start``, before any I/O."""
+    return request_id_of(request_id), seconds(delay, "delay")
+
+
+def request_id_of(request_id: str | None) -> str:
+    """``request_id`` checked; None takes the served request's, once per call."""
+    if request_id is None:
+        call = current_call.get()
+        request_id = call.take_request_id() if call is not None else ""
+        if not request_id:
+            return ""
+    return validate_request_id(request_id)
 
 
 def _check_handler_name(name: object) -> None:

@@ -6,7 +6,7 @@ import google.longrunning.operations_proto_pb2 as operations_pb2
 from google.protobuf.message import Message
 
 from lro._core.anys import unpack_into
-from lro._core.errors import Error, FailedPrecondition
+from lro._core.errors import Error, FailedPrecondition, InvalidArgument
 
 
 def unmarshal_operation(
@@ -29,3 +29,17 @@ def unmarshal_operation(
         unpack_into(operation.response, response)
     if metadata is not None and operation.HasField("metadata"):
         unpack_into(operation.metadata, metadata)
+
+
+def unmarshal_metadata(operation: operations_pb2.Operation, metadata: Message) -> None:
+    """Unpack the metadata of ``operation``, running or done, into ``metadata``.
+
+    Raises:
+        FailedPrecondition: the operation has no metadata (yet).
+        InvalidArgument: ``metadata`` is of another type than the one stored.
+    """
+    if not isinstance(metadata, Message):
+        raise InvalidArgument(f"expected a protobuf message, got {type(metadata).__name__}")
+    if not operation.HasField("metadata"):
+        raise FailedPrecondition(f"operation {operation.name!r} has no metadata")
+    unpack_into(operation.metadata, metadata)

@@ -90,7 +90,7 @@ def test_migrations_build_the_schema_the_code_expects(
         _connector(store).schema,
     )
     # Migration 0002 adds the listing's collection, 0003 the resumer's columns, 0005 the
-    # trace context.
+    # trace context, 0006 the request id.
     base, resumer = EXPECTED_COLUMNS[:11], EXPECTED_COLUMNS[11:]
     assert [column for (column,) in columns] == [*base, "collection", *resumer]
     assert [number for (number,) in applied] == [n for n, _, _ in load_migrations("postgresql")]

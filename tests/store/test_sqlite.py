@@ -33,6 +33,7 @@ EXPECTED_COLUMNS = [
     "last_error",
     "wait_timed_out",
     "trace_context",
+    "request_id",
 ]
 
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 import re
 import uuid
 
-from lro._core.errors import InvalidOperationName
+from lro._core.errors import InvalidArgument, InvalidOperationName
 
 COLLECTION = "operations"
 MAX_NAME_LENGTH = 1024
 MAX_ID_LENGTH = 128
 _SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~-]*")
+# An id chosen by the caller (AIP-122): lowercase letters, digits and hyphens, starting
+# with a letter, ending with a letter or digit, at most 63 characters (RFC 1034).
+CHOSEN_ID = re.compile(r"[a-z]([a-z0-9-]{0,61}[a-z0-9])?")
+MAX_REQUEST_ID_LENGTH = 256
 
 
 def new_name(parent: str = "") -> str:
@@ -19,6 +23,30 @@ def new_name(parent: str = "") -> str:
         validate_parent(parent)
         return f"{parent}/{COLLECTION}/{uuid.uuid4()}"
     return f"{COLLECTION}/{uuid.uuid4()}"
+
+
+def chosen_name(operation_id: object, parent: str = "") -> str:
+    """``operations/{operation_id}`` (under ``parent`` if given), for an id chosen by
+    the caller; InvalidArgument unless it is an AIP-122 id (see ``CHOSEN_ID``)."""
+    if not isinstance(operation_id, str) or not CHOSEN_ID.fullmatch(operation_id):
+        raise InvalidArgument(
+            f"invalid operation id {operation_id!r}: an id has 1 to 63 lowercase letters, "
+            "digits and hyphens, starts with a letter and ends with a letter or digit "
+            "(AIP-122)"
+        )
+    if parent:
+        validate_parent(parent)
+        return f"{parent}/{COLLECTION}/{operation_id}"
+    return f"{COLLECTION}/{operation_id}"
+
+
+def validate_request_id(request_id: object) -> str:
+    """``request_id`` if it is a non-empty string of at most 256 characters (AIP-155)."""
+    if not isinstance(request_id, str) or not request_id:
+        raise InvalidArgument(f"a request id must be a non-empty string, got {request_id!r}")
+    if len(request_id) > MAX_REQUEST_ID_LENGTH:
+        raise InvalidArgument(f"a request id has at most {MAX_REQUEST_ID_LENGTH} characters")
+    return request_id
 
 
 def validate_name(name: object) -> str:

@@ -39,9 +39,10 @@ def binding_store(store: Store) -> WakeupStore:
 
 
 def start_with_task(
-    store: Store, cloud: CloudResumer, record: OperationRecord, handler: str
+    store: Store, cloud: CloudResumer, record: OperationRecord, handler: str, delay: float = 0
 ) -> OperationRecord:
-    """Create ``record`` and its wake-up for ``handler``, then the task bound to it.
+    """Create ``record`` and its wake-up for ``handler``, due after ``delay`` seconds,
+    then the task bound to it, due as well.
 
     The wake-up is written first, so that the task always finds it. If the task cannot
     be created, nothing would ever run the handler: the operation ends with that error's
@@ -49,9 +50,11 @@ def start_with_task(
     """
     wakeups = binding_store(store)
     token = secrets.token_urlsafe(18)
-    plan = WaitPlan(target_kind="handler", target=handler, pinned_to=task_pin(token))
+    plan = WaitPlan(
+        target_kind="handler", target=handler, sleep_us=micros(delay), pinned_to=task_pin(token)
+    )
     stored, _ = wakeups.schedule(record, None, plan)
-    hand_over = HandOver(stored, "handler", handler, 0, (), 0, 0, "", token)
+    hand_over = HandOver(stored, "handler", handler, delay, (), 0, 0, "", token)
     try:
         cloud.resume_later(hand_over)
     except Exception as exc:

@@ -13,7 +13,7 @@ import google.longrunning.operations_proto_pb2 as operations_pb2
 from lro import _telemetry as telemetry
 from lro._core.anys import type_name
 from lro._core.backoff import backoff_delays
-from lro._core.errors import Aborted
+from lro._core.errors import Aborted, AlreadyExists
 from lro._core.listing import ListQuery
 from lro._store.notify import ChangeHub
 from lro._store.turns import write_turn
@@ -28,6 +28,15 @@ LONGEST_RETRY_PAUSE = 0.05
 
 class StaleVersion(Aborted):
     """The record changed since it was read (a compare-and-set lost)."""
+
+
+class DuplicateRequest(AlreadyExists):
+    """An insert's request id was used before in its collection (AIP-155):
+    ``existing`` names the operation created then."""
+
+    def __init__(self, existing: str) -> None:
+        super().__init__(f"the request id was used before, by operation {existing!r}")
+        self.existing = existing
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -50,6 +59,9 @@ class OperationRecord:
     # The W3C trace context current when the operation was created (see lro._telemetry);
     # written once, with the insert.
     trace_context: str = ""
+    # The AIP-155 request id that created the operation ("" for none); written once,
+    # with the insert; unique within the operation's collection.
+    request_id: str = ""
 
     @property
     def name(self) -> str:
@@ -97,7 +109,8 @@ class Store(Protocol):
     changes: ChangeHub
 
     def create(self, record: OperationRecord) -> OperationRecord:
-        """Insert ``record`` at version 1; AlreadyExists if the name is taken."""
+        """Insert ``record`` at version 1; AlreadyExists if the name is taken,
+        DuplicateRequest if its request id was used before in its collection."""
         ...
 
     def get(self, name: str) -> OperationRecord:
@@ -259,7 +272,8 @@ class WakeupStore(Store, Protocol):
     ) -> tuple[OperationRecord, Wakeup]:
         """Write ``record`` and its wake-up in one transaction.
 
-        ``expected_version`` None inserts the record (AlreadyExists if taken); else the
+        ``expected_version`` None inserts the record (AlreadyExists if taken,
+        DuplicateRequest as in ``create``); else the
         write is a compare-and-set as in ``update``. Any earlier wake-up of the
         operation is replaced and its lease ended.
         """

@@ -27,6 +27,7 @@ OPERATION_READ_COLUMNS = (
     "last_error",
     "wait_timed_out",
     "trace_context",
+    "request_id",
 )
 # Read back as part of the operation, kept apart for filters and indexes.
 OPERATION_DERIVED_COLUMNS = ("done", "error_code", "metadata_type")
@@ -73,6 +74,7 @@ def record_from_columns(row: ColumnRow) -> OperationRecord:
         last_error=str(row["last_error"]),
         wait_timed_out=bool(row["wait_timed_out"]),
         trace_context=str(row["trace_context"]),
+        request_id=str(row["request_id"] or ""),
     )
 
 
@@ -96,6 +98,7 @@ def column_values(record: OperationRecord) -> dict[str, Any]:
         "last_error": record.last_error,
         "wait_timed_out": record.wait_timed_out,
         "trace_context": record.trace_context,
+        "request_id": record.request_id or None,  # NULL: no request id, not unique
     }
 
 

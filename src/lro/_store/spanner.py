@@ -33,6 +33,7 @@ from lro._store.spanner_layouts import (
     to_bytes_value,
 )
 from lro._store.spanner_listing import list_page
+from lro._store.spanner_requests import refuse_request_on
 from lro._store.spanner_wakeups import SpannerWakeups, forget_wakeup, settle_finished
 from lro._store.spanner_watch import DEFAULT_CHANGE_POLL_INTERVAL, VersionPoller
 
@@ -161,11 +162,17 @@ class SpannerStore(SpannerWakeups):
             self._database.update_ddl(statements).result(timeout=300)
 
     def create(self, record: OperationRecord) -> OperationRecord:
-        """Insert ``record``; AlreadyExists if the name is taken."""
+        """Insert ``record``; AlreadyExists if the name is taken, DuplicateRequest if
+        its request id was used before in its collection (lro's own schema only)."""
+        refuse_request_on(self._layout, record)
         time_us = now_us()
         stored = record.replace(create_time_us=time_us, update_time_us=time_us, version=1)
         stored = stored.replace(version=self._layout.next_version(stored, 0))
         layout = self._layout
+        if record.request_id:  # looked up and inserted in one transaction
+            self._run_in_transaction(lambda t: self._write_record_in(t, stored, None))
+            self.changes.publish(record.name)
+            return stored
         with self._translated("create"):
             try:
                 with self._database.batch() as batch:

@@ -35,6 +35,7 @@ from lro._store.mappings import (
 )
 from lro._store.queries import load_queries
 from lro._store.spanner_layouts import OWN_TABLE, Layout, OwnLayout
+from lro._store.spanner_requests import check_request_in
 
 if TYPE_CHECKING:
     from lro._store.notify import ChangeHub
@@ -112,6 +113,7 @@ class SpannerWakeups:
         layout = self._layout
         values = [layout.row_values(stored)]
         if expected_version is None:
+            check_request_in(transaction, stored)
             if list(transaction.read(OWN_TABLE, ["name"], _keys([stored.name]))):
                 raise AlreadyExists(f"operation {stored.name!r} exists already")
             transaction.insert(layout.table, layout.write_columns, values)

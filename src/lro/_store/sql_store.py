@@ -13,11 +13,13 @@ import secrets
 from collections.abc import Collection
 from pathlib import Path
 
-from lro._core.errors import AlreadyExists, NotFound
+from lro._core.errors import Aborted, AlreadyExists, Error, NotFound
 from lro._core.filters import compile_filter
 from lro._core.listing import ListQuery, keyset_parameters
+from lro._core.names import collection_of
 from lro._store.base import (
     UNSERVED_HANDLERS_LIMIT,
+    DuplicateRequest,
     OperationRecord,
     StaleVersion,
     WaitPlan,
@@ -63,7 +65,8 @@ class SqlStore:
     # Operations ------------------------------------------------------------------------
 
     def create(self, record: OperationRecord) -> OperationRecord:
-        """Insert ``record`` at version 1; AlreadyExists if the name is taken."""
+        """Insert ``record`` at version 1; AlreadyExists if the name is taken,
+        DuplicateRequest if its request id was used before in its collection."""
         stored = self._write(self.connector, record, None, now_us())
         self.changes.publish(record.name)
         return stored
@@ -86,7 +89,7 @@ class SqlStore:
         values = column_values(stored)
         if expected_version is None:
             if db.execute("insert_operation", **values) == 0:
-                raise AlreadyExists(f"operation {record.name!r} exists already")
+                raise _insert_refusal(db, record)
         elif db.execute("update_operation", expected_version=expected_version, **values) == 0:
             if db.one("operation_exists", name=record.name) is None:
                 raise NotFound(record.name)
@@ -271,6 +274,22 @@ class SqlStore:
             limit=UNSERVED_HANDLERS_LIMIT,
         )
         return {str(row["target"]) for row in rows}
+
+
+def _insert_refusal(db: Queries, record: OperationRecord) -> Error:
+    """Why ``record`` was not inserted: its request id was used before (the insert
+    waited for that writer's commit), or its name is taken."""
+    if record.request_id:
+        found = db.one(
+            "operation_by_request",
+            collection=collection_of(record.name),
+            request_id=record.request_id,
+        )
+        if found is not None:
+            return DuplicateRequest(str(found["name"]))
+        if db.one("operation_exists", name=record.name) is None:  # deleted meanwhile
+            return Aborted(f"operation {record.name!r} raced a delete; try again")
+    return AlreadyExists(f"operation {record.name!r} exists already")
 
 
 def _lease(wakeup: Wakeup) -> dict[str, str]:

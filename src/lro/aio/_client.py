@@ -16,7 +16,13 @@ from google.protobuf.message import Message
 
 from lro import _telemetry as telemetry
 from lro._calls import current_call
-from lro._client_base import ClientBase, continued_operation, name_of
+from lro._client_base import (
+    ClientBase,
+    chosen_of,
+    continued_operation,
+    name_of,
+    starting_of,
+)
 from lro._core.codecs import codec_for
 from lro._core.durations import Duration
 from lro._core.errors import FailedPrecondition, InvalidArgument
@@ -111,6 +117,11 @@ class Client(ClientBase):
         """Read operation ``name`` and unpack its response and metadata into the messages."""
         unmarshal_operation(await self.get_operation(name), response, metadata)
 
+    async def unmarshal_metadata(self, name: str, metadata: Message) -> None:
+        """Fill ``metadata`` from the stored metadata of operation ``name``, running or
+        done; see ``lro.Client.unmarshal_metadata``."""
+        await self._blocking(self._metadata_now, name, metadata)
+
     async def wait_operation(
         self, name: str, timeout: Duration | None = None
     ) -> operations_pb2.Operation:
@@ -150,6 +161,8 @@ class Client(ClientBase):
         context: Any = None,
         existing: str | None = None,
         parent: str = "",
+        id: str | None = None,
+        request_id: str | None = None,
         resume_method: str | None = None,
         callback: Callable[[Operation[T]], Awaitable[object]] | None = None,
         metadata: Message | None = None,
@@ -163,6 +176,8 @@ class Client(ClientBase):
         context: Any = None,
         existing: str | None = None,
         parent: str = "",
+        id: str | None = None,
+        request_id: str | None = None,
         resume_method: str | None = None,
         callback: Callable[[Operation[Any]], Awaitable[object]] | None = None,
         metadata: Message | None = None,
@@ -175,6 +190,8 @@ class Client(ClientBase):
         context: Any = None,
         existing: str | None = None,
         parent: str = "",
+        id: str | None = None,
+        request_id: str | None = None,
         resume_method: str | None = None,
         callback: Callable[[Operation[Any]], Awaitable[object]] | None = None,
         metadata: Message | None = None,
@@ -184,8 +201,9 @@ class Client(ClientBase):
         ``callback`` is an ``async def``, run on the client's loop.
         """
         codec_for(state_type)  # refuses an unsupported state type before any write
+        chosen = chosen_of(id, request_id, existing, parent)
         continued = continued_operation(existing, context, resume_method)
-        record = await self._blocking(self._new_record_now, continued, parent, metadata)
+        record = await self._blocking(self._new_record_now, continued, parent, metadata, chosen)
         op = self._operation(record, state_type, callback=_coroutine_function(callback))
         telemetry.resumed_in_call(current_call.get(), record)
         return op
@@ -218,11 +236,14 @@ class Client(ClientBase):
         metadata: Message | None = None,
         *,
         registered_elsewhere: bool = False,
+        request_id: str | None = None,
+        delay: Duration = 0,
     ) -> Operation[Any]:
         """Create an operation and have a worker run the handler ``name`` on it; see
         ``lro.Client.start``."""
         state_type = self._start_type(name, state, registered_elsewhere)
-        record = await self._blocking(self._start_now, name, state, state_type, metadata)
+        starting = starting_of(request_id, delay)
+        record = await self._blocking(self._start_now, name, state, state_type, metadata, starting)
         return self._operation(record, state_type, handler_name=name)
 
 

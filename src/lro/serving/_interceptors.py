@@ -2,7 +2,9 @@
 
 Under them, a servicer method calls ``client.new_operation()`` without passing its
 context: the method becomes the operation's resume method, and a call that carries
-``x-alis-operation-id`` (a resumed operation) continues that operation.
+``x-alis-operation-id`` (a resumed operation) continues that operation. A request
+message with a non-empty string field ``request_id`` gives the first operation that the
+call creates (``new_operation`` or ``start``) that AIP-155 request id.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import grpc
 import grpc.aio
 
 from lro import _telemetry as telemetry
-from lro._calls import ServedCall, header_says_timed_out, serving
+from lro._calls import ServedCall, header_says_timed_out, request_id_in, serving
 from lro._core.constants import OPERATION_ID_HEADER
 from lro._core.errors import InvalidOperationName
 from lro._core.names import name_from_header
@@ -75,6 +77,11 @@ def _rebuilt(handler: Handler, wrap: Callable[[Callable[..., Any], bool], Any]) 
     return handler
 
 
+def _for_request(call: ServedCall, request: object) -> ServedCall:
+    """A fresh copy of ``call`` for one invocation, with its request's request id."""
+    return dataclasses.replace(call, request_id=request_id_in(request))
+
+
 class OperationInterceptor(SyncInterceptor):
     """For ``grpc.server(..., interceptors=[OperationInterceptor()])``."""
 
@@ -97,14 +104,14 @@ def _sync_wrapper(
         if isinstance(call, InvalidOperationName):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, call.message)
         # A fresh copy of the call for each invocation.
-        with serving(dataclasses.replace(call)) as served, _run(served):
+        with serving(_for_request(call, request)) as served, _run(served):
             return behavior(request, context)
 
     def streaming(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         if isinstance(call, InvalidOperationName):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, call.message)
         # A fresh copy of the call for each invocation.
-        with serving(dataclasses.replace(call)) as served, _run(served):
+        with serving(_for_request(call, request)) as served, _run(served):
             yield from behavior(request, context)
 
     return streaming if streams else unary
@@ -133,7 +140,7 @@ def _async_wrapper(
         if isinstance(call, InvalidOperationName):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, call.message)
         # A fresh copy of the call for each invocation.
-        with serving(dataclasses.replace(call)) as served, _run(served):
+        with serving(_for_request(call, request)) as served, _run(served):
             return await behavior(request, context)
 
     async def streaming(
@@ -142,7 +149,7 @@ def _async_wrapper(
         if isinstance(call, InvalidOperationName):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, call.message)
         # A fresh copy of the call for each invocation.
-        with serving(dataclasses.replace(call)) as served, _run(served):
+        with serving(_for_request(call, request)) as served, _run(served):
             async for response in behavior(request, context):
                 yield response
 

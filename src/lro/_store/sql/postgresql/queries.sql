@@ -28,24 +28,27 @@ WHERE c.oid = 'lro_operations'::regclass
 INSERT INTO lro_operations (
     name, operation, done, error_code, metadata_type, state, resume_point,
     resume_target, create_time_us, update_time_us, version, attempts, last_error,
-    wait_timed_out, trace_context
+    wait_timed_out, trace_context, request_id
 ) VALUES (
     %(name)s, %(operation)s, %(done)s, %(error_code)s, %(metadata_type)s, %(state)s,
     %(resume_point)s, %(resume_target)s, %(create_time_us)s, %(update_time_us)s,
     %(version)s, %(attempts)s, %(last_error)s, %(wait_timed_out)s,
-    %(trace_context)s
+    %(trace_context)s, %(request_id)s
 )
-ON CONFLICT (name) DO NOTHING
+-- Taken name or request id (lro_operations_by_request_id): no row; the store says which.
+ON CONFLICT DO NOTHING
 
 -- name: get_operation
 SELECT name, operation, state, resume_point, resume_target, create_time_us,
-       update_time_us, version, attempts, last_error, wait_timed_out, trace_context
+       update_time_us, version, attempts, last_error, wait_timed_out, trace_context,
+       request_id
 FROM lro_operations
 WHERE name = %(name)s
 
 -- name: get_operations
 SELECT name, operation, state, resume_point, resume_target, create_time_us,
-       update_time_us, version, attempts, last_error, wait_timed_out, trace_context
+       update_time_us, version, attempts, last_error, wait_timed_out, trace_context,
+       request_id
 FROM lro_operations
 WHERE name = ANY(%(names)s)
 
@@ -65,6 +68,11 @@ SET operation = %(operation)s,
     wait_timed_out = %(wait_timed_out)s
 WHERE name = %(name)s AND version = %(expected_version)s
 
+-- name: operation_by_request
+-- The operation that a request id created in a collection (AIP-155).
+SELECT name FROM lro_operations
+WHERE collection = %(collection)s AND request_id = %(request_id)s
+
 -- name: operation_exists
 SELECT 1 FROM lro_operations WHERE name = %(name)s
 
@@ -74,7 +82,8 @@ DELETE FROM lro_operations WHERE name = %(name)s
 -- name: list_operations
 -- One keyset page; /*filter*/ becomes the compiled filter (parameters only).
 SELECT name, operation, state, resume_point, resume_target, create_time_us,
-       update_time_us, version, attempts, last_error, wait_timed_out, trace_context
+       update_time_us, version, attempts, last_error, wait_timed_out, trace_context,
+       request_id
 FROM lro_operations
 WHERE collection = %(collection)s
   AND (create_time_us, name) > (%(after_time_us)s, %(after_name)s)

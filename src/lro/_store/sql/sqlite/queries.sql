@@ -16,23 +16,26 @@ VALUES (:number, :file_name, :applied_time_us)
 INSERT INTO lro_operations (
     name, operation, done, error_code, metadata_type, state, resume_point,
     resume_target, create_time_us, update_time_us, version, attempts, last_error,
-    wait_timed_out, trace_context
+    wait_timed_out, trace_context, request_id
 ) VALUES (
     :name, :operation, :done, :error_code, :metadata_type, :state, :resume_point,
     :resume_target, :create_time_us, :update_time_us, :version, :attempts, :last_error,
-    :wait_timed_out, :trace_context
+    :wait_timed_out, :trace_context, :request_id
 )
-ON CONFLICT (name) DO NOTHING
+-- Taken name or request id (lro_operations_by_request_id): no row; the store says which.
+ON CONFLICT DO NOTHING
 
 -- name: get_operation
 SELECT name, operation, state, resume_point, resume_target, create_time_us,
-       update_time_us, version, attempts, last_error, wait_timed_out, trace_context
+       update_time_us, version, attempts, last_error, wait_timed_out, trace_context,
+       request_id
 FROM lro_operations
 WHERE name = :name
 
 -- name: get_operations
 SELECT name, operation, state, resume_point, resume_target, create_time_us,
-       update_time_us, version, attempts, last_error, wait_timed_out, trace_context
+       update_time_us, version, attempts, last_error, wait_timed_out, trace_context,
+       request_id
 FROM lro_operations
 WHERE name IN (SELECT value FROM json_each(:names))
 
@@ -52,6 +55,11 @@ SET operation = :operation,
     wait_timed_out = :wait_timed_out
 WHERE name = :name AND version = :expected_version
 
+-- name: operation_by_request
+-- The operation that a request id created in a collection (AIP-155).
+SELECT name FROM lro_operations
+WHERE collection = :collection AND request_id = :request_id
+
 -- name: operation_exists
 SELECT 1 FROM lro_operations WHERE name = :name
 
@@ -61,7 +69,8 @@ DELETE FROM lro_operations WHERE name = :name
 -- name: list_operations
 -- One keyset page; the filter comment below becomes the compiled filter (parameters only).
 SELECT name, operation, state, resume_point, resume_target, create_time_us,
-       update_time_us, version, attempts, last_error, wait_timed_out, trace_context
+       update_time_us, version, attempts, last_error, wait_timed_out, trace_context,
+       request_id
 FROM lro_operations
 WHERE collection = :collection
   AND (create_time_us, name) > (:after_time_us, :after_name)
