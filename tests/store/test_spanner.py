@@ -175,3 +175,21 @@ def test_a_go_table_refuses_durable_waits_clearly(go_database: str) -> None:
         assert not client.get_operation(op.name).done
         op.done()  # finishing touches no wake-up table (the Go database has none)
         assert client.get_operation(op.name).done
+
+
+def test_a_go_table_takes_ids_and_refuses_request_ids_clearly(
+    go_database: str, database: Any
+) -> None:
+    chosen = f"go-{uuid.uuid4().hex[:8]}"
+    with _go_client(go_database) as client:
+        op = client.new_operation(id=chosen)
+        assert op.name == f"operations/{chosen}"
+        assert _raw_row(database, op.name)[0] == op.name  # a row a Go service reads
+        with pytest.raises(lro.AlreadyExists):
+            client.new_operation(id=chosen)
+        before = {o.name for o in client.list_operations(page_size=1000)[0]}
+        with pytest.raises(lro.FailedPrecondition, match="request ids need lro's own Spanner"):
+            client.new_operation(request_id="r")
+        with pytest.raises(lro.FailedPrecondition, match="lro's own Spanner schema"):
+            client.start("anything", request_id="r", registered_elsewhere=True)
+        assert {o.name for o in client.list_operations(page_size=1000)[0]} == before
