@@ -42,3 +42,14 @@ def test_readme_usage_example_runs(tmp_path: Path) -> None:
 def test_readme_asyncio_example_runs(tmp_path: Path) -> None:
     (block,) = [block for block in python_blocks() if "lro.aio.Client(" in block]
     assert run_block(tmp_path, block) == ["True"]
+
+
+def test_readme_names_and_request_ids_example_runs(tmp_path: Path) -> None:
+    (block,) = [block for block in python_blocks() if "request_id=request_id" in block]
+    assert run_block(tmp_path, block) == [
+        "projects/p/operations/nightly-report",
+        "taken",
+        "True",
+        "True",
+        "100",
+    ]
