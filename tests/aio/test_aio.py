@@ -182,3 +182,32 @@ def test_either_face_waits_on_the_other_faces_store(tmp_path: Path) -> None:
 
     asyncio.run(main())
     sync_client.close()
+
+
+def test_concurrent_starts_of_one_request_id_share_one_operation(tmp_path: Path) -> None:
+    async def main() -> tuple[set[str], list[str], str]:
+        runs: list[str] = []
+        async with lro.aio.Client(f"sqlite:///{tmp_path}/lro.db") as client:
+
+            @client.resumable("once")
+            async def once(op: lro.aio.Operation[None]) -> None:
+                runs.append(op.name)
+                await op.set_metadata(wrappers_pb2.Int32Value(value=len(runs)))
+                await op.done()
+
+            starts = [client.start("once", request_id="r", delay=0.05) for _ in range(16)]
+            names = {op.name for op in await asyncio.gather(*starts)}
+            (name,) = names
+            assert (await client.wait_operation(name, timeout=30)).done
+            made = await client.new_operation(id="chosen", request_id="q")
+            again = await client.new_operation(id="other", request_id="q")
+            assert again.name == made.name == "operations/chosen"
+            with pytest.raises(lro.AlreadyExists):
+                await client.new_operation(id="chosen")
+            count = wrappers_pb2.Int32Value()
+            await client.unmarshal_metadata(name, count)
+            return names, runs, str(count.value)
+
+    names, runs, count = asyncio.run(main())
+    assert runs == list(names)
+    assert count == "1"

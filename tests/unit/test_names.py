@@ -6,13 +6,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import lro
 from lro import InvalidOperationName
 from lro._core.names import (
     MAX_ID_LENGTH,
+    chosen_name,
     name_from_header,
     new_name,
     operation_id,
     validate_name,
+    validate_request_id,
 )
 
 UUID = re.compile(r"operations/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -79,3 +82,21 @@ def test_header_takes_an_id_or_a_full_name() -> None:
     assert name_from_header("projects/p/operations/x") == "projects/p/operations/x"
     with pytest.raises(InvalidOperationName):
         name_from_header("bad id")
+
+
+def test_chosen_names_follow_aip_122() -> None:
+    assert chosen_name("a") == "operations/a"
+    assert chosen_name("a" * 63) == "operations/" + "a" * 63
+    assert chosen_name("my-op-9", "projects/p") == "projects/p/operations/my-op-9"
+    for bad in ("", "a" * 64, "9a", "-a", "a-", "A", "a_b", "a.b", "a/b", "é", None, 7):
+        with pytest.raises(lro.InvalidArgument, match="AIP-122"):
+            chosen_name(bad)
+    with pytest.raises(lro.InvalidArgument):
+        chosen_name("a", "projects//p")
+
+
+def test_request_ids_are_non_empty_strings_of_at_most_256_characters() -> None:
+    assert validate_request_id("x" * 256) == "x" * 256
+    for bad in ("", "x" * 257, None, 5):
+        with pytest.raises(lro.InvalidArgument, match="request id"):
+            validate_request_id(bad)
