@@ -270,6 +270,21 @@ def test_start_and_sleep_go_through_cloud_tasks(tasks_setup: TasksSetup) -> None
     assert len(setup.runs_of(op.name)) == 2
 
 
+def test_a_delayed_start_of_a_request_id_makes_one_task_due_after_the_delay(
+    tasks_setup: TasksSetup,
+) -> None:
+    setup = tasks_setup
+    before = time.time()
+    op = setup.client.start("report", state={}, request_id="r-1", delay=60)
+    assert setup.client.start("report", state={}, request_id="r-1", delay=60).name == op.name
+    (task,) = setup.tasks(op.name)  # the retried start made no second task
+    assert task.schedule_time.timestamp() >= before + 60
+    early = setup.dispatch(task)  # delivered before it is due
+    assert early.status_code == 503
+    assert "not due" in early.json()["error"]["message"]
+    assert setup.runs_of(op.name) == []
+
+
 def test_a_duplicate_before_due_does_nothing(tasks_setup: TasksSetup) -> None:
     setup = tasks_setup
     op = setup.client.start("report", state={})
