@@ -58,13 +58,18 @@ def test_the_request_id_is_a_singular_string_field_named_request_id() -> None:
 
 
 def _create_thing(client: lro.Client, seen: Seen) -> Callable[[Any, object], Any]:
-    """A service method: creates its operation, then a child (without a request id)."""
+    """A service method: creates its operation (``new_operation``, or ``start`` when
+    the title says so), then a child (without a request id)."""
 
     def create(request: Any, context: object) -> operations_pb2.Operation:
-        op = client.new_operation(metadata=wrappers_pb2.StringValue(value=request.title))
+        metadata = wrappers_pb2.StringValue(value=request.title)
+        if request.title.startswith("start"):
+            op = client.start("thing", metadata=metadata, registered_elsewhere=True)
+        else:
+            op = client.new_operation(metadata=metadata)
         child = client.new_operation()  # the request id is used once per call
         seen.append((op.name, child.name))
-        return op.return_rpc()
+        return op.get_operation()
 
     return create
 
@@ -153,3 +158,19 @@ def test_a_retried_call_with_a_request_id_gets_the_same_operation(
     children = [child for _, child in seen]
     assert len(set(children)) == 5  # each call's second operation is new
     assert not {first.name, other.name} & set(children)
+
+
+@pytest.mark.parametrize("make_server", [_sync_server, _aio_server], ids=["sync", "aio"])
+def test_a_retried_call_that_starts_a_handler_gets_the_same_operation(
+    client: lro.Client, make_server: Callable[[lro.Client, Seen], Iterator[str]]
+) -> None:
+    seen: Seen = []
+    with _calling(client, make_server, seen) as call:
+        first = call(CreateThingRequest(request_id="req-1", title="start 1"), timeout=10)
+        retried = call(CreateThingRequest(request_id="req-1", title="start 2"), timeout=10)
+    assert retried.name == first.name
+    title = wrappers_pb2.StringValue()
+    client.unmarshal_metadata(first.name, title)
+    assert title.value == "start 1"
+    operations, _ = client.list_operations(page_size=100)
+    assert len(operations) == 3  # one started operation, and each call's child
