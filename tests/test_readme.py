@@ -3,34 +3,14 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
-README = Path(__file__).parent.parent / "README.md"
+from tests.readme_blocks import python_blocks, run_script
 
 
 def run_block(tmp_path: Path, block: str) -> list[str]:
     """Run a python block of the README in ``tmp_path``; returns its output lines."""
-    script = tmp_path / "example.py"
-    script.write_text(block)
-    result = subprocess.run(
-        [sys.executable, str(script)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout.splitlines()
-
-
-def python_blocks() -> list[str]:
-    """The python blocks of the README."""
-    blocks: list[str] = re.findall(r"```python\n(.*?)```", README.read_text(), re.DOTALL)
-    assert blocks, "the README has no python example"
-    return blocks
+    return run_script(tmp_path, block)
 
 
 def test_readme_usage_example_runs(tmp_path: Path) -> None:

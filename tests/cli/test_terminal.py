@@ -131,12 +131,14 @@ def test_wait_through_a_pipe_prints_plain_lines_and_exits_1_when_it_failed(url: 
             stderr=subprocess.PIPE,
             text=True,
         )
-        time.sleep(1)
+        assert process.stderr is not None
+        first = process.stderr.readline()  # the command is waiting: now change the operation
         op.set_metadata(progress(60, "copying"))
-        time.sleep(1)
+        second = process.stderr.readline()
         op.error(status_pb2.Status(code=code_pb2.PERMISSION_DENIED, message="no access"))
-        stdout, stderr = process.communicate(timeout=30)
+        stdout, rest = process.communicate(timeout=30)
     assert process.returncode == 1
+    stderr = first + second + rest
     assert ESCAPE not in stderr
     lines = stderr.splitlines()
     assert lines[0].split()[1:] == ["running", "10%", "stage=reading"]

@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
@@ -33,6 +34,7 @@ APP = "tests.durable.process_app:client"
 THREADS = 4
 # Operations of each kind per test, by backend.
 SIZES = {"sqlite": 100, "postgresql": 100, "spanner": 20}
+STARTED: list[WorkerProcess] = []
 
 
 @pytest.fixture(params=list(SIZES))
@@ -47,10 +49,19 @@ def parallel_store(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str,
     return url, SIZES[request.param]
 
 
+@pytest.fixture(autouse=True)
+def _no_worker_left() -> Iterator[None]:
+    """Kill the worker processes a failed test left running, so they fail no other test."""
+    yield
+    while STARTED:
+        STARTED.pop().kill()
+
+
 class WorkerProcess:
     """An ``lro worker`` subprocess, started and ready."""
 
     def __init__(self, url: str, ledger_path: Path, log: Path, lease: float) -> None:
+        STARTED.append(self)
         self._log: IO[str] = log.open("a")
         self.process = subprocess.Popen(
             [
@@ -81,13 +92,32 @@ class WorkerProcess:
         assert "handlers: waiter" in banner
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
-        """Send ``sig``, wait for the exit, return the status."""
+        """Send ``sig``, wait for the exit, return the status; a worker that does not
+        exit within two minutes is killed, and the test fails with its log."""
         self.process.send_signal(sig)
-        status = self.process.wait(timeout=60)
+        try:
+            status = self.process.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"the worker did not stop:\n{self._log_tail()}") from None
+        self._close_files()
+        return status
+
+    def kill(self) -> None:
+        """Kill the process if it still runs, and close its files."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=60)
+        self._close_files()
+
+    def _close_files(self) -> None:
         assert self.process.stdout is not None
         self.process.stdout.close()
         self._log.close()
-        return status
+
+    def _log_tail(self) -> str:
+        self._log.flush()
+        return "\n".join(Path(self._log.name).read_text().splitlines()[-40:])
 
 
 def _ledger_rows(path: Path, table: str) -> list[tuple[str, str, int]]:

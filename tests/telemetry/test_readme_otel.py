@@ -3,12 +3,10 @@ its span and the metrics print their names."""
 
 from __future__ import annotations
 
-import re
-import subprocess
-import sys
 from pathlib import Path
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+from tests.readme_blocks import python_blocks, run_script, section
+
 THEN = """
 import lro
 
@@ -25,20 +23,9 @@ metrics.get_meter_provider().shutdown()
 
 
 def test_the_readme_set_up_reports_spans_and_metrics(tmp_path: Path) -> None:
-    section = README.read_text().split("## Tracing and metrics (OpenTelemetry)", 1)[1]
-    (set_up,) = re.findall(r"```python\n(.*?)```", section.split("\n## ", 1)[0], re.DOTALL)
+    (set_up,) = python_blocks(section("Tracing and metrics (OpenTelemetry)"))
     assert len(set_up.strip().splitlines()) <= 10
-    script = tmp_path / "traced.py"
-    script.write_text(set_up + THEN)
-    ran = subprocess.run(
-        [sys.executable, str(script)],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert ran.returncode == 0, ran.stderr
-    assert '"name": "lro.run quick"' in ran.stdout
+    printed = "\n".join(run_script(tmp_path, set_up + THEN, "traced.py"))
+    assert '"name": "lro.run quick"' in printed
     for metric in ("lro.operations.created", "lro.operations.finished", "lro.wakeup.lag"):
-        assert f'"name": "{metric}"' in ran.stdout
+        assert f'"name": "{metric}"' in printed

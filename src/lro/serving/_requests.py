@@ -10,8 +10,10 @@ from lro.aio import Client as AsyncClient
 
 DEFAULT_MAX_WAIT = 600.0
 RECHECK_EVERY = 1.0
-# Answer this long before the caller's deadline, so the answer arrives in time.
-DEADLINE_MARGIN = 0.2
+# Answer this share of the caller's time before its deadline (at most DEADLINE_MARGIN s),
+# so that the last read and the answer arrive in time on a busy server.
+DEADLINE_SHARE = 0.25
+DEADLINE_MARGIN = 1.0
 
 
 def wait_seconds(
@@ -28,7 +30,7 @@ def wait_seconds(
             raise InvalidArgument("timeout must not be negative")
         limit = min(limit, timeout.seconds + timeout.nanos / 1e9)
     if time_remaining is not None:
-        margin = min(DEADLINE_MARGIN, time_remaining / 10)
+        margin = min(DEADLINE_MARGIN, time_remaining * DEADLINE_SHARE)
         limit = min(limit, time_remaining - margin)
     return max(limit, 0.0)
 

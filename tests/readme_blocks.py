@@ -1,0 +1,40 @@
+"""The README's python blocks, and running one as a script the way a reader would."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def python_blocks(text: str | None = None) -> list[str]:
+    """The python blocks of ``text`` (default: the whole README)."""
+    source = README.read_text() if text is None else text
+    blocks: list[str] = re.findall(r"```python\n(.*?)```", source, re.DOTALL)
+    assert blocks, "no python example"
+    return blocks
+
+
+def section(heading: str) -> str:
+    """The README's text from ``heading`` (a ``## `` line) to the next heading of that level."""
+    return README.read_text().split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def run_script(tmp_path: Path, code: str, name: str = "example.py") -> list[str]:
+    """Run ``code`` as ``tmp_path/name`` with ``tmp_path`` as the working folder; assert it
+    exits 0 and return its output lines."""
+    script = tmp_path / name
+    script.write_text(code)
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()
