@@ -190,8 +190,9 @@ class Client(ClientBase):
             parent: resource name to create the operation under.
             id: the new operation's id, so that it is named ``operations/{id}`` (or
                 ``{parent}/operations/{id}``): 1 to 63 lowercase letters, digits and
-                hyphens, starting with a letter and ending with a letter or digit
-                (AIP-122); else InvalidArgument. AlreadyExists if the name is taken.
+                hyphens, starting with a letter and ending with a letter or digit,
+                not in the form of a UUID (AIP-122); else InvalidArgument.
+                AlreadyExists if the name is taken.
             request_id: an AIP-155 request id: if an operation was created with it in
                 the same collection before, that operation is returned as it is.
                 None takes the ``request_id`` field of the request being served under

@@ -88,7 +88,8 @@ def test_chosen_names_follow_aip_122() -> None:
     assert chosen_name("a") == "operations/a"
     assert chosen_name("a" * 63) == "operations/" + "a" * 63
     assert chosen_name("my-op-9", "projects/p") == "projects/p/operations/my-op-9"
-    for bad in ("", "a" * 64, "9a", "-a", "a-", "A", "a_b", "a.b", "a/b", "é", None, 7):
+    uuid_like = "a3c1e2f4-5b6d-4e7f-8a9b-0c1d2e3f4a5b"  # could be a name lro makes
+    for bad in ("", "a" * 64, "9a", "-a", "a-", "A", "a_b", "a.b", "a/b", "é", None, 7, uuid_like):
         with pytest.raises(lro.InvalidArgument, match="AIP-122"):
             chosen_name(bad)
     with pytest.raises(lro.InvalidArgument):

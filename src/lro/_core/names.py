@@ -14,6 +14,8 @@ _SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~-]*")
 # An id chosen by the caller (AIP-122): lowercase letters, digits and hyphens, starting
 # with a letter, ending with a letter or digit, at most 63 characters (RFC 1034).
 CHOSEN_ID = re.compile(r"[a-z]([a-z0-9-]{0,61}[a-z0-9])?")
+# AIP-122: a chosen id must not look like a UUID, the form of the ids lro makes.
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 MAX_REQUEST_ID_LENGTH = 256
 
 
@@ -27,12 +29,18 @@ def new_name(parent: str = "") -> str:
 
 def chosen_name(operation_id: object, parent: str = "") -> str:
     """``operations/{operation_id}`` (under ``parent`` if given), for an id chosen by
-    the caller; InvalidArgument unless it is an AIP-122 id (see ``CHOSEN_ID``)."""
+    the caller; InvalidArgument unless it is an AIP-122 id (see ``CHOSEN_ID``) that
+    does not look like a UUID."""
     if not isinstance(operation_id, str) or not CHOSEN_ID.fullmatch(operation_id):
         raise InvalidArgument(
             f"invalid operation id {operation_id!r}: an id has 1 to 63 lowercase letters, "
             "digits and hyphens, starts with a letter and ends with a letter or digit "
             "(AIP-122)"
+        )
+    if _UUID.fullmatch(operation_id):
+        raise InvalidArgument(
+            f"invalid operation id {operation_id!r}: an id of your choosing must not look "
+            "like a UUID, the form of the ids lro makes (AIP-122)"
         )
     if parent:
         validate_parent(parent)
