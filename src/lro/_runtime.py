@@ -8,70 +8,15 @@ scheduled. They never see the Client.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 import threading
-import time
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from lro._core.clock import SYSTEM_CLOCK, Clock
 from lro._core.errors import AlreadyExists, Unavailable
 from lro._store.base import OperationRecord, Store, TargetKind, Wakeup
-
-
-class Clock(Protocol):
-    """Where every component reads time and pauses: the system's, or a test's."""
-
-    def now_us(self) -> int:
-        """Wall time, microseconds since the epoch."""
-        ...
-
-    def monotonic(self) -> float:
-        """Seconds on a clock that never goes back, for deadlines and leases."""
-        ...
-
-    def sleep(self, seconds: float) -> None:
-        """Pause the calling thread."""
-        ...
-
-    def wait(self, event: threading.Event, timeout: float) -> bool:
-        """Wait up to ``timeout`` for ``event``; whether it was set."""
-        ...
-
-    async def wait_async(self, event: asyncio.Event, timeout: float) -> bool:
-        """Wait up to ``timeout`` for ``event`` on the running loop; whether it was set."""
-        ...
-
-
-class SystemClock:
-    """The real clock."""
-
-    def now_us(self) -> int:
-        """Wall time, microseconds since the epoch."""
-        return time.time_ns() // 1000
-
-    def monotonic(self) -> float:
-        """``time.monotonic()``."""
-        return time.monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        """``time.sleep``."""
-        time.sleep(seconds)
-
-    def wait(self, event: threading.Event, timeout: float) -> bool:
-        """``event.wait(timeout)``."""
-        return event.wait(timeout)
-
-    async def wait_async(self, event: asyncio.Event, timeout: float) -> bool:
-        """``event.wait()`` with a timeout."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), timeout)
-        return event.is_set()
-
-
-SYSTEM_CLOCK = SystemClock()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
