@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -15,23 +14,12 @@ from lro._resume.plan import wakeup_store
 from lro._store.base import OperationRecord, WaitPlan, Wakeup, WakeupStore
 from lro._store.urls import open_store
 from lro.testing import FakeClock
-from tests.conftest import fresh_postgres_url, fresh_spanner_url
 
 DAY_US = 86_400 * 10**6
 LEASE_US = 30 * 10**6
 SLEEP_A_DAY = WaitPlan(target_kind="handler", target="h", sleep_us=DAY_US)
 # A day in the past: if any backend read the real time, these would differ.
 START_US = 1_700_000_000 * 10**6
-
-
-@pytest.fixture(params=["sqlite", "postgresql", "spanner"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A URL of an empty store on each backend that keeps wake-ups."""
-    if request.param == "postgresql":
-        return fresh_postgres_url(request.getfixturevalue("postgres_database_url"))
-    if request.param == "spanner":
-        return fresh_spanner_url(request.getfixturevalue("spanner_database"))
-    return f"sqlite:///{tmp_path}/lro.db"
 
 
 @pytest.fixture
