@@ -130,7 +130,8 @@ class Runtime:
         registry: the handlers and callbacks of this process.
         cloud_resumer: who resumes durable waits besides the embedded worker.
         resume_host: where resumed gRPC calls go.
-        clock: where time is read.
+        clock: where time is read; default the clock of ``store`` when it is a store
+            object that has one (``SqliteStore(..., clock=...)``), else the system's.
         scheduled: told of every wake-up written through this runtime, so that a
             worker sees it in time.
     """
@@ -142,7 +143,7 @@ class Runtime:
         registry: Registry | None = None,
         cloud_resumer: CloudResumer | None = None,
         resume_host: str = "",
-        clock: Clock = SYSTEM_CLOCK,
+        clock: Clock | None = None,
         scheduled: Callable[[Wakeup], None] = _no_hook,
     ) -> None:
         self._opener = store if callable(store) else None
@@ -152,7 +153,7 @@ class Runtime:
         self.registry = registry or Registry()
         self.cloud_resumer = cloud_resumer
         self.resume_host = resume_host
-        self.clock = clock
+        self.clock: Clock = clock or _clock_of(store)
         self.scheduled = scheduled
         self.instance_id = uuid.uuid4().hex
 
@@ -185,6 +186,12 @@ class Runtime:
             store = self._store
         if store is not None:
             store.close()
+
+
+def _clock_of(store: Store | Callable[[], Store]) -> Clock:
+    """The clock a store object reads (one clock for the store and its runtime)."""
+    found = None if callable(store) else getattr(store, "clock", None)
+    return found if isinstance(found, Clock) else SYSTEM_CLOCK
 
 
 @runtime_checkable

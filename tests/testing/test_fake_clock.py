@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import datetime
 import threading
+from pathlib import Path
 
 import pytest
 
 import lro
 import lro.aio
+from lro._core.clock import SystemClock
 from lro.testing import Environment, FakeClock
 
 
@@ -67,3 +69,11 @@ def test_the_aio_client_is_an_lro_aio_client_on_the_same_store_and_clock() -> No
 
         assert asyncio.run(read()) > 0
         assert env.client.store.get(created.name).create_time_us == env.clock.now_us() - 10**7
+
+
+def test_a_client_on_a_store_object_reads_the_stores_clock(tmp_path: Path) -> None:
+    clock = FakeClock()
+    with lro.Client(lro.SqliteStore(tmp_path / "lro.db", clock=clock)) as client:
+        assert client.runtime.clock is clock
+    with lro.Client(lro.SqliteStore(tmp_path / "other.db")) as client:
+        assert isinstance(client.runtime.clock, SystemClock)

@@ -19,7 +19,6 @@ from lro.testing import FakeClock
 def fake_client(store_url: str) -> Iterator[tuple[lro.Client, FakeClock]]:
     clock = FakeClock()
     client = lro.Client(open_store(store_url, clock=clock), worker=False, resumer="embedded")
-    client.runtime.clock = clock
     yield client, clock
     client.close()
 

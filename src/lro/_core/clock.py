@@ -10,9 +10,10 @@ import asyncio
 import contextlib
 import threading
 import time
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
+@runtime_checkable
 class Clock(Protocol):
     """Where every component reads time and pauses: the system's, or a test's."""
 

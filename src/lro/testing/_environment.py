@@ -48,7 +48,6 @@ class Environment:
         self.path = Path(self._folder.name) / "lro.db"
         store = SqliteStore(self.path, synchronous="OFF", change_poll_interval=0, clock=self.clock)
         self.client = Client(store, worker=False, resumer="embedded")
-        self.client.runtime.clock = self.clock  # before any use: nothing has read it yet
         self._aio_client: AsyncClient | None = None
         self._runner: InlineRunner | None = None
 
