@@ -7,8 +7,8 @@ from typing import Any, TypeVar, cast
 
 import google.longrunning.operations_proto_pb2 as operations_pb2
 
+from lro._core.clock import SYSTEM_CLOCK, Clock
 from lro._core.waiting import Call, OperationsService, Pause, Read, Request, Steps, Watch
-from lro._runtime import SYSTEM_CLOCK, Clock
 from lro._store.base import Store
 from lro._store.notify import Subscription
 

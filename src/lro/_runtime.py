@@ -8,70 +8,15 @@ scheduled. They never see the Client.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 import threading
-import time
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from lro._core.clock import SYSTEM_CLOCK, Clock
 from lro._core.errors import AlreadyExists, Unavailable
 from lro._store.base import OperationRecord, Store, TargetKind, Wakeup
-
-
-class Clock(Protocol):
-    """Where every component reads time and pauses: the system's, or a test's."""
-
-    def now_us(self) -> int:
-        """Wall time, microseconds since the epoch."""
-        ...
-
-    def monotonic(self) -> float:
-        """Seconds on a clock that never goes back, for deadlines and leases."""
-        ...
-
-    def sleep(self, seconds: float) -> None:
-        """Pause the calling thread."""
-        ...
-
-    def wait(self, event: threading.Event, timeout: float) -> bool:
-        """Wait up to ``timeout`` for ``event``; whether it was set."""
-        ...
-
-    async def wait_async(self, event: asyncio.Event, timeout: float) -> bool:
-        """Wait up to ``timeout`` for ``event`` on the running loop; whether it was set."""
-        ...
-
-
-class SystemClock:
-    """The real clock."""
-
-    def now_us(self) -> int:
-        """Wall time, microseconds since the epoch."""
-        return time.time_ns() // 1000
-
-    def monotonic(self) -> float:
-        """``time.monotonic()``."""
-        return time.monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        """``time.sleep``."""
-        time.sleep(seconds)
-
-    def wait(self, event: threading.Event, timeout: float) -> bool:
-        """``event.wait(timeout)``."""
-        return event.wait(timeout)
-
-    async def wait_async(self, event: asyncio.Event, timeout: float) -> bool:
-        """``event.wait()`` with a timeout."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), timeout)
-        return event.is_set()
-
-
-SYSTEM_CLOCK = SystemClock()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -185,7 +130,8 @@ class Runtime:
         registry: the handlers and callbacks of this process.
         cloud_resumer: who resumes durable waits besides the embedded worker.
         resume_host: where resumed gRPC calls go.
-        clock: where time is read.
+        clock: where time is read; default the clock of ``store`` when it is a store
+            object that has one (``SqliteStore(..., clock=...)``), else the system's.
         scheduled: told of every wake-up written through this runtime, so that a
             worker sees it in time.
     """
@@ -197,7 +143,7 @@ class Runtime:
         registry: Registry | None = None,
         cloud_resumer: CloudResumer | None = None,
         resume_host: str = "",
-        clock: Clock = SYSTEM_CLOCK,
+        clock: Clock | None = None,
         scheduled: Callable[[Wakeup], None] = _no_hook,
     ) -> None:
         self._opener = store if callable(store) else None
@@ -207,7 +153,7 @@ class Runtime:
         self.registry = registry or Registry()
         self.cloud_resumer = cloud_resumer
         self.resume_host = resume_host
-        self.clock = clock
+        self.clock: Clock = clock or _clock_of(store)
         self.scheduled = scheduled
         self.instance_id = uuid.uuid4().hex
 
@@ -240,6 +186,12 @@ class Runtime:
             store = self._store
         if store is not None:
             store.close()
+
+
+def _clock_of(store: Store | Callable[[], Store]) -> Clock:
+    """The clock a store object reads (one clock for the store and its runtime)."""
+    found = None if callable(store) else getattr(store, "clock", None)
+    return found if isinstance(found, Clock) else SYSTEM_CLOCK
 
 
 @runtime_checkable

@@ -132,11 +132,16 @@ class Run:
 
 @contextlib.contextmanager
 def handler_run(
-    target: str, record: OperationRecord, due_time_us: int = 0, *, span: bool = True
+    target: str,
+    record: OperationRecord,
+    due_time_us: int = 0,
+    *,
+    span: bool = True,
+    now_us: int = 0,
 ) -> Iterator[Run]:
     """The span ``lro.run {target}`` around a run of ``record``'s handler, continuing
     the trace stored with it (none when not ``span``); records the lag from
-    ``due_time_us`` (0: none).
+    ``due_time_us`` (0: none) to ``now_us`` (the runtime's clock; 0: the system's).
 
     An exception in the run sets the span's status to ERROR and goes on.
     """
@@ -144,7 +149,7 @@ def handler_run(
         yield Run(None)
         return
     if due_time_us:
-        _record_lag(due_time_us)
+        _record_lag(due_time_us, now_us or time.time_ns() // 1000)
     if not span:
         yield Run(None)
         return
@@ -203,8 +208,7 @@ def _run_attributes(record: OperationRecord) -> dict[str, Any]:
     }
 
 
-def _record_lag(due_time_us: int) -> None:
-    now_us = time.time_ns() // 1000  # the stores' clock
+def _record_lag(due_time_us: int, now_us: int) -> None:
     _instrument("lag").record(max(now_us - due_time_us, 0) / 1e6)
 
 

@@ -8,10 +8,11 @@ from collections.abc import Callable, Collection
 from google.longrunning.operations_proto_pb2 import Operation
 
 from lro._core import waiting
+from lro._core.clock import SYSTEM_CLOCK, Clock
 from lro._core.constants import WAIT_OPERATION_POLL
 from lro._core.waiting import Call, OperationsService, Steps
 from lro._drive import drive
-from lro._runtime import SYSTEM_CLOCK, Clock, HasRuntime, Runtime
+from lro._runtime import HasRuntime, Runtime
 from lro._store.base import Store
 
 __all__ = [

@@ -12,6 +12,10 @@ import pytest
 from google.rpc import code_pb2
 
 import lro
+import lro.testing
+from lro._resume.plan import wakeup_store
+from lro.serving import http_app
+from tests.serving.conftest import UvicornThread
 
 
 def fetch(
@@ -137,3 +141,24 @@ def test_the_app_without_ui_has_no_dashboard(client: lro.Client) -> None:
     finally:
         server.stop()
     assert status == 404
+
+
+def test_a_lease_is_shown_until_it_ends_on_the_clients_clock() -> None:
+    # A lease of 30 s has ended 31 s later on the client's clock, which the dashboard
+    # reads, though less than a second of real time passed.
+    with lro.testing.Environment() as env:
+        store = env.client.store
+        op = env.client.start("elsewhere", registered_elsewhere=True)
+        [held] = wakeup_store(store).claim_wakeups(
+            "someone", lease_us=30_000_000, limit=1, handlers=["elsewhere"], pinned_to=""
+        )
+        server = UvicornThread(http_app(env.client, ui=True))
+        try:
+            status, _, body = fetch(f"{server.url}/ui/-/api/operation?name={op.name}")
+            env.clock.advance(31)
+            _, _, after = fetch(f"{server.url}/ui/-/api/operation?name={op.name}")
+        finally:
+            server.stop()
+    assert status == 200
+    assert json.loads(body)["wakeup"]["leaseHolder"] == held.lease_owner == "someone"
+    assert json.loads(after)["wakeup"]["leaseHolder"] == ""

@@ -24,6 +24,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
 import lro
+import lro.testing
 from lro.serving import OperationInterceptor
 from tests.durable.conftest import FAST, eventually
 from tests.telemetry.conftest import Telemetry
@@ -333,3 +334,19 @@ def test_without_the_api_lro_runs_unchanged(tmp_path: Path) -> None:
     )
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout == "ran\n"
+
+
+def test_the_wakeup_lag_is_measured_on_the_runtimes_clock(telemetry: Telemetry) -> None:
+    def lag_sum() -> float:
+        return sum(point.sum for point in telemetry.points("lro.wakeup.lag"))  # type: ignore[attr-defined]
+
+    with lro.testing.Environment() as env:
+
+        @env.client.resumable("late")
+        def late(op: lro.Operation[Any]) -> None:
+            op.done()
+
+        before = lag_sum()
+        env.client.start("late")
+        env.advance(3600)  # the first run was due an hour ago on the fake clock
+        assert lag_sum() - before == pytest.approx(3600)

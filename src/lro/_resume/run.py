@@ -83,6 +83,7 @@ class Resumption:
                 record,
                 wakeup.due_time_us,
                 span=wakeup.target_kind != "grpc",
+                now_us=self.runtime.clock.now_us(),
             ) as run:
                 seen = self._call_target(wakeup, record)
                 run.finished(seen.operation if seen is not None else None)

@@ -18,9 +18,10 @@ from google.cloud import spanner
 from google.cloud.spanner_v1 import KeySet, param_types
 from google.rpc import code_pb2
 
+from lro._core.clock import SYSTEM_CLOCK, Clock
 from lro._core.errors import AlreadyExists, Error, InvalidArgument, NotFound
 from lro._core.listing import ListQuery
-from lro._store.base import OperationRecord, StaleVersion, now_us
+from lro._store.base import OperationRecord, StaleVersion
 from lro._store.driver_errors import store_error
 from lro._store.notify import ChangeHub
 from lro._store.queries import load_migrations, load_queries
@@ -88,6 +89,7 @@ class SpannerStore(SpannerWakeups):
         client: Any = None,
         serialize_transactions: bool | None = None,
         change_poll_interval: float = DEFAULT_CHANGE_POLL_INTERVAL,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         """Open the store.
 
@@ -95,8 +97,10 @@ class SpannerStore(SpannerWakeups):
         read-write transactions one at a time, as the emulator needs.
         ``change_poll_interval`` is how often, while anyone here waits, the operations
         waited for are read to see other processes' changes (0 turns that off).
+        ``clock`` gives every time written (create, update, due and lease times).
         """
         self.config = config
+        self.clock = clock
         if serialize_transactions is None:
             serialize_transactions = bool(os.environ.get("SPANNER_EMULATOR_HOST"))
         self._transaction_lock: contextlib.AbstractContextManager[Any] = (
@@ -153,7 +157,7 @@ class SpannerStore(SpannerWakeups):
                 batch.insert_or_update(
                     "lro_migrations",
                     ["number", "file_name", "applied_time_us"],
-                    [(number, file_name, now_us())],
+                    [(number, file_name, self.clock.now_us())],
                 )
 
     def _apply_ddl(self, statements: list[str]) -> None:
@@ -165,7 +169,7 @@ class SpannerStore(SpannerWakeups):
         """Insert ``record``; AlreadyExists if the name is taken, DuplicateRequest if
         its request id was used before in its collection (lro's own schema only)."""
         refuse_request_on(self._layout, record)
-        time_us = now_us()
+        time_us = self.clock.now_us()
         stored = record.replace(create_time_us=time_us, update_time_us=time_us, version=1)
         stored = stored.replace(version=self._layout.next_version(stored, 0))
         layout = self._layout
@@ -207,7 +211,7 @@ class SpannerStore(SpannerWakeups):
 
     def update(self, record: OperationRecord, expected_version: int) -> OperationRecord:
         """Write ``record`` if the stored version is ``expected_version``."""
-        stored = record.replace(update_time_us=now_us())
+        stored = record.replace(update_time_us=self.clock.now_us())
         stored = stored.replace(version=self._layout.next_version(stored, expected_version))
 
         def write(transaction: Any) -> None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from google.cloud.spanner_v1 import KeyRange, KeySet, param_types
 
+from lro._core.clock import Clock
 from lro._core.errors import AlreadyExists, FailedPrecondition
 from lro._store.base import (
     UNSERVED_HANDLERS_LIMIT,
@@ -23,7 +24,6 @@ from lro._store.base import (
     StaleVersion,
     WaitPlan,
     Wakeup,
-    now_us,
 )
 from lro._store.mappings import (
     WAKEUP_COLUMNS,
@@ -56,6 +56,7 @@ class SpannerWakeups:
     """The wake-up verbs of ``SpannerStore`` (see ``lro._store.base.WakeupStore``)."""
 
     changes: ChangeHub
+    clock: Clock
     _layout: Layout
 
     if TYPE_CHECKING:
@@ -83,7 +84,7 @@ class SpannerWakeups:
     ) -> tuple[OperationRecord, Wakeup]:
         """Write ``record`` and its wake-up in one transaction."""
         self._require_wakeups()
-        time_us = now_us()
+        time_us = self.clock.now_us()
         stored = stamped(record, expected_version, time_us)
         children_here = local_children(plan)
 
@@ -138,7 +139,7 @@ class SpannerWakeups:
         the leases as mutations, in one read-write transaction."""
         self._require_wakeups()
         sql = _WAKEUPS["ready_wakeups"].format(columns=", ".join(WAKEUP_COLUMNS))
-        time_us = now_us()
+        time_us = self.clock.now_us()
         params = {
             "now_us": time_us,
             "limit": limit,
@@ -181,7 +182,7 @@ class SpannerWakeups:
         self._require_wakeups()
 
         def claim(transaction: Any) -> Wakeup | None:
-            time_us = now_us()
+            time_us = self.clock.now_us()
             wakeup = _read_wakeup(transaction, name)
             if wakeup is None or not _claimable(wakeup, time_us, pinned_to, handler):
                 return None
@@ -203,7 +204,7 @@ class SpannerWakeups:
         held = [token for token in tokens if token]
         if not held:
             return set()
-        params = {"tokens": held, "until_us": now_us() + lease_us}
+        params = {"tokens": held, "until_us": self.clock.now_us() + lease_us}
         types = {"tokens": _STRINGS, "until_us": param_types.INT64}
 
         def renew(transaction: Any) -> set[str]:
@@ -217,7 +218,7 @@ class SpannerWakeups:
 
     def postpone_wakeup(self, wakeup: Wakeup, delay_us: int) -> bool:
         """Release the lease; the wake-up is due again after ``delay_us``."""
-        due_time_us = now_us() + delay_us
+        due_time_us = self.clock.now_us() + delay_us
         postponed: bool = self._run_in_transaction(
             lambda transaction: _postpone(transaction, wakeup, due_time_us) == 1
         )
@@ -228,7 +229,7 @@ class SpannerWakeups:
     ) -> OperationRecord | None:
         """Count a failed run on the operation; postpone the wake-up if asked."""
         self._require_wakeups()
-        time_us = now_us()
+        time_us = self.clock.now_us()
         params = {**_key(wakeup), "last_error": error, "now_us": time_us}
         types = {**_KEY_TYPES, "last_error": param_types.STRING, "now_us": param_types.INT64}
 
@@ -287,7 +288,7 @@ class SpannerWakeups:
         """Handlers other than ``handlers`` that overdue, unleased wake-ups wait for."""
         if self.wakeups_refused:
             return set()
-        time_us = now_us()
+        time_us = self.clock.now_us()
         rows = self._snapshot_query(
             _WAKEUPS["unserved_handlers"],
             {

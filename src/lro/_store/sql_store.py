@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Collection
 from pathlib import Path
 
+from lro._core.clock import SYSTEM_CLOCK, Clock, SystemClock
 from lro._core.errors import Aborted, AlreadyExists, Error, NotFound
 from lro._core.filters import compile_filter
 from lro._core.listing import ListQuery, keyset_parameters
@@ -24,7 +25,6 @@ from lro._store.base import (
     StaleVersion,
     WaitPlan,
     Wakeup,
-    now_us,
 )
 from lro._store.connectors.base import Connector, Queries
 from lro._store.mappings import (
@@ -45,10 +45,17 @@ PAGE_TOKEN_KEY_SETTING = "page_token_key"  # noqa: S105 (a setting name, not a s
 
 
 class SqlStore:
-    """Operations, and their durable waits, in a SQL database reached through ``connector``."""
+    """Operations, and their durable waits, in a SQL database reached through ``connector``.
 
-    def __init__(self, connector: Connector) -> None:
+    ``clock`` gives the times written (create and update times, due times, leases). On
+    a dialect with ``database_clock`` and the system clock, wake-up times come from the
+    database's clock instead, so that workers on several machines agree on them.
+    """
+
+    def __init__(self, connector: Connector, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self.connector = connector
+        self.clock = clock
+        self._database_clock = connector.dialect.database_clock and isinstance(clock, SystemClock)
         self.changes = ChangeHub()
         self._names = connector.dialect.names
         self._names_from = connector.dialect.names_from
@@ -67,7 +74,7 @@ class SqlStore:
     def create(self, record: OperationRecord) -> OperationRecord:
         """Insert ``record`` at version 1; AlreadyExists if the name is taken,
         DuplicateRequest if its request id was used before in its collection."""
-        stored = self._write(self.connector, record, None, now_us())
+        stored = self._write(self.connector, record, None, self.clock.now_us())
         self.changes.publish(record.name)
         return stored
 
@@ -77,7 +84,7 @@ class SqlStore:
         Returns the record as stored (version + 1). Raises StaleVersion if another
         write came first, NotFound if the record is gone.
         """
-        stored = self._write(self.connector, record, expected_version, now_us())
+        stored = self._write(self.connector, record, expected_version, self.clock.now_us())
         self.changes.publish(record.name)
         return stored
 
@@ -151,7 +158,7 @@ class SqlStore:
         """
         children = local_children(plan)
         with self.connector.transaction() as db:
-            stored = self._write(db, record, expected_version, now_us())
+            stored = self._write(db, record, expected_version, self.clock.now_us())
             running = 0
             if children:
                 found = db.one("lock_running_children", children=self._names(children))
@@ -170,12 +177,16 @@ class SqlStore:
         return stored, self._wakeup(row)
 
     def _clock(self, db: Queries) -> int:
-        """Now, in microseconds: the database's clock if the dialect says so."""
-        if self.connector.dialect.database_clock:
+        """Now, in microseconds: the database's clock if it is the one (see the class)."""
+        if self._database_clock:
             row = db.one("now_us")
             if row is not None:
                 return int(row["now_us"])
-        return now_us()
+        return self.clock.now_us()
+
+    def _now(self) -> int | None:
+        """Now for a wake-up query: None asks the query for the database's clock."""
+        return None if self._database_clock else self.clock.now_us()
 
     def _wakeup(self, row: ColumnRow) -> Wakeup:
         return wakeup_from_columns(row, self._names_from)
@@ -193,7 +204,7 @@ class SqlStore:
         rows = self.connector.all(
             "claim_wakeups",
             owner=owner,
-            now_us=now_us(),
+            now_us=self._now(),
             lease_us=lease_us,
             limit=limit,
             handlers=self._names(sorted(handlers)),
@@ -210,7 +221,7 @@ class SqlStore:
             "claim_wakeup",
             name=name,
             owner=owner,
-            now_us=now_us(),
+            now_us=self._now(),
             lease_us=lease_us,
             pinned_to=pinned_to,
             handler=handler,
@@ -222,14 +233,14 @@ class SqlStore:
         if not tokens:
             return set()
         rows = self.connector.all(
-            "renew_wakeups", tokens=self._names(list(tokens)), now_us=now_us(), lease_us=lease_us
+            "renew_wakeups", tokens=self._names(list(tokens)), now_us=self._now(), lease_us=lease_us
         )
         return {str(row["lease_token"]) for row in rows}
 
     def postpone_wakeup(self, wakeup: Wakeup, delay_us: int) -> bool:
         """Release the lease; the wake-up is due again after ``delay_us``."""
         postponed = self.connector.execute(
-            "postpone_wakeup", **_lease(wakeup), now_us=now_us(), delay_us=delay_us
+            "postpone_wakeup", **_lease(wakeup), now_us=self._now(), delay_us=delay_us
         )
         return postponed == 1
 
@@ -238,7 +249,7 @@ class SqlStore:
     ) -> OperationRecord | None:
         """Count a failed run on the operation; postpone the wake-up if asked."""
         key = _lease(wakeup)
-        time_us = now_us()
+        time_us = self._now()
         with self.connector.transaction() as db:
             if db.execute("count_failure", **key, last_error=error, now_us=time_us) == 0:
                 return None
@@ -269,7 +280,7 @@ class SqlStore:
         rows = self.connector.all(
             "unserved_handlers",
             handlers=self._names(sorted(handlers)),
-            now_us=now_us(),
+            now_us=self._now(),
             overdue_us=overdue_us,
             limit=UNSERVED_HANDLERS_LIMIT,
         )
@@ -301,6 +312,7 @@ class SqliteStore(SqlStore):
 
     Changes made by other processes (or other stores on the same file) wake this
     store's waiters within ``change_poll_interval`` seconds; 0 turns that watch off.
+    ``clock`` gives every time written (``lro.testing`` passes its fake clock).
     """
 
     def __init__(
@@ -311,6 +323,7 @@ class SqliteStore(SqlStore):
         busy_timeout_ms: int = 5000,
         max_connections: int = 8,
         change_poll_interval: float = DEFAULT_CHANGE_POLL_INTERVAL,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         from lro._store.connectors.sqlite import SqliteConnector
 
@@ -323,7 +336,7 @@ class SqliteStore(SqlStore):
         )
         self.path = connector.path
         self.synchronous = connector.synchronous
-        super().__init__(connector)
+        super().__init__(connector, clock=clock)
 
 
 class PostgresStore(SqlStore):
@@ -341,6 +354,7 @@ class PostgresStore(SqlStore):
         schema: str | None = None,
         pool_max_size: int = DEFAULT_POOL_MAX_SIZE,
         pool_timeout: float = DEFAULT_POOL_TIMEOUT,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         from lro._store.connectors.postgresql import PostgresConnector  # the postgres extra
 
@@ -349,4 +363,4 @@ class PostgresStore(SqlStore):
         )
         self.description = connector.description
         self.schema = connector.schema
-        super().__init__(connector)
+        super().__init__(connector, clock=clock)

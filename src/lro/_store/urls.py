@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from urllib.parse import parse_qsl, urlsplit
 
+from lro._core.clock import SYSTEM_CLOCK, Clock
 from lro._core.errors import FailedPrecondition, InvalidArgument
 from lro._store.base import Store
 from lro._store.postgres_settings import SCHEMES, parse_postgres_url, redact
@@ -21,7 +22,7 @@ def default_url() -> str:
     return os.environ.get(DATABASE_URL_ENV) or DEFAULT_DATABASE_URL
 
 
-def open_store(url: str | SpannerConfig) -> Store:
+def open_store(url: str | SpannerConfig, *, clock: Clock = SYSTEM_CLOCK) -> Store:
     """The store that ``url`` names.
 
     ``sqlite:///relative.db`` and ``sqlite:////absolute.db`` open SQLite files; the
@@ -30,20 +31,21 @@ def open_store(url: str | SpannerConfig) -> Store:
     ``postgres://``) URLs open PostgreSQL (the ``lro[postgres]`` extra); see
     ``parse_postgres_url`` for their options. ``spanner:///projects/P/instances/I/databases/D``
     (options ``table`` and ``database_role``) or a ``SpannerConfig`` opens Cloud Spanner.
+    The store reads the time from ``clock``.
     """
     if isinstance(url, SpannerConfig):
         from lro._store.spanner import SpannerStore
 
-        return SpannerStore(url)
+        return SpannerStore(url, clock=clock)
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
-        return _open_sqlite(url, parts.netloc, parts.path, parts.query)
+        return _open_sqlite(url, parts.netloc, parts.path, parts.query, clock)
     if parts.scheme in SCHEMES:
-        return _open_postgres(url)
+        return _open_postgres(url, clock)
     if parts.scheme == "spanner":
         from lro._store.spanner import SpannerStore
 
-        return SpannerStore(spanner_config(url))
+        return SpannerStore(spanner_config(url), clock=clock)
     raise InvalidArgument(
         f"unsupported store URL scheme {parts.scheme!r} in {redact(url, url)!r}; "
         "expected sqlite:///path.db, postgresql://user@host/database or "
@@ -72,7 +74,7 @@ def spanner_config(url: str) -> SpannerConfig:
     return SpannerConfig(segments[1], segments[3], segments[5], role or None, table or None)
 
 
-def _open_sqlite(url: str, host: str, path: str, query: str) -> SqliteStore:
+def _open_sqlite(url: str, host: str, path: str, query: str, clock: Clock) -> SqliteStore:
     if host or not path.startswith("/") or len(path) < 2:
         raise InvalidArgument(
             f"bad SQLite URL {url!r}: expected sqlite:///relative.db or sqlite:////abs.db"
@@ -91,10 +93,11 @@ def _open_sqlite(url: str, host: str, path: str, query: str) -> SqliteStore:
         synchronous=synchronous,
         busy_timeout_ms=int(busy_timeout),
         change_poll_interval=int(change_poll) / 1000,
+        clock=clock,
     )
 
 
-def _open_postgres(url: str) -> Store:
+def _open_postgres(url: str, clock: Clock) -> Store:
     settings = parse_postgres_url(url)
     try:
         import lro._store.connectors.postgresql  # noqa: F401 (the postgres extra)
@@ -107,4 +110,5 @@ def _open_postgres(url: str) -> Store:
         schema=settings.schema,
         pool_max_size=settings.pool_max_size,
         pool_timeout=settings.pool_timeout,
+        clock=clock,
     )

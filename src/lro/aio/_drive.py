@@ -22,9 +22,9 @@ from typing import Any, TypeVar, cast
 import google.longrunning.operations_proto_pb2 as operations_pb2
 import grpc.aio
 
+from lro._core.clock import SYSTEM_CLOCK, Clock
 from lro._core.errors import Unavailable
 from lro._core.waiting import Call, Pause, Poll, Read, Request, Steps, Watch
-from lro._runtime import SYSTEM_CLOCK, Clock
 from lro._store.base import Store
 from lro._store.notify import Subscription
 

@@ -30,7 +30,7 @@ from lro._client_base import ClientBase
 from lro._core.errors import Error, InvalidArgument, NotFound
 from lro._core.names import validate_name
 from lro._resume.plan import wakeup_store
-from lro._store.base import Wakeup, now_us
+from lro._store.base import Wakeup
 from lro.serving._dashboard import csrf
 from lro.serving._dashboard.views import detail, summary
 from lro.serving._http import _body, _error_response, _page_size
@@ -136,7 +136,7 @@ class _Api:
         wakeup = self._wakeup(name)
         children = store.get_many(wakeup.children) if wakeup else {}
         done = {child: record.done for child, record in children.items()}
-        return detail(record, wakeup, done, now_us())
+        return detail(record, wakeup, done, self.client.runtime.clock.now_us())
 
     def _wakeup(self, name: str) -> Wakeup | None:
         try:

@@ -1,5 +1,7 @@
 -- The wake-up verbs on PostgreSQL (see lro._store.base.WakeupStore). Times come from
--- the database's clock, so that workers on several machines agree on them.
+-- the database's clock, so that workers on several machines agree on them, unless the
+-- store has a clock of its own (a test's fake clock): then %(now_us)s is that clock's
+-- now; it is NULL otherwise.
 
 -- name: now_us
 SELECT (extract(epoch FROM statement_timestamp()) * 1000000)::BIGINT AS now_us
@@ -52,20 +54,22 @@ ON CONFLICT DO NOTHING
 
 -- name: claim_wakeups
 -- One statement: leases the due rows nobody holds, skipping rows that another worker
--- is claiming at this moment. statement_timestamp() is stable within the statement, so
--- the due-time condition is an index range: the rows read are the due ones.
+-- is claiming at this moment. Now (the given now_us, else statement_timestamp()) is
+-- stable within the statement, so the due-time condition is an index range: the rows
+-- read are the due ones.
 UPDATE lro_wakeups AS w
 SET lease_owner = %(owner)s,
     lease_token = replace(gen_random_uuid()::TEXT, '-', ''),
-    lease_expires_us = (extract(epoch FROM statement_timestamp()) * 1000000)::BIGINT
-        + %(lease_us)s,
+    lease_expires_us = %(lease_us)s
+        + COALESCE(%(now_us)s, (extract(epoch FROM statement_timestamp()) * 1000000)::BIGINT),
     claims = w.claims + 1
 WHERE w.name IN (
     SELECT ready.name
     FROM lro_wakeups AS ready
-    WHERE ready.due_time_us <= (extract(epoch FROM statement_timestamp()) * 1000000)::BIGINT
+    WHERE ready.due_time_us
+          <= COALESCE(%(now_us)s, (extract(epoch FROM statement_timestamp()) * 1000000)::BIGINT)
       AND ready.lease_expires_us
-          <= (extract(epoch FROM statement_timestamp()) * 1000000)::BIGINT
+          <= COALESCE(%(now_us)s, (extract(epoch FROM statement_timestamp()) * 1000000)::BIGINT)
       AND (ready.pinned_to = '' OR ready.pinned_to = %(pinned_to)s)
       AND (ready.target_kind <> 'handler' OR ready.target = ANY(%(handlers)s))
     ORDER BY ready.due_time_us
@@ -81,28 +85,30 @@ RETURNING w.*
 UPDATE lro_wakeups
 SET lease_owner = %(owner)s,
     lease_token = replace(gen_random_uuid()::TEXT, '-', ''),
-    lease_expires_us = (extract(epoch FROM statement_timestamp()) * 1000000)::BIGINT
-        + %(lease_us)s,
+    lease_expires_us = %(lease_us)s
+        + COALESCE(%(now_us)s, (extract(epoch FROM statement_timestamp()) * 1000000)::BIGINT),
     claims = claims + 1
 WHERE name = %(name)s
   AND pinned_to = %(pinned_to)s
   AND target_kind = 'handler'
   AND target = %(handler)s
-  AND due_time_us <= (extract(epoch FROM statement_timestamp()) * 1000000)::BIGINT
-  AND lease_expires_us <= (extract(epoch FROM statement_timestamp()) * 1000000)::BIGINT
+  AND due_time_us
+      <= COALESCE(%(now_us)s, (extract(epoch FROM statement_timestamp()) * 1000000)::BIGINT)
+  AND lease_expires_us
+      <= COALESCE(%(now_us)s, (extract(epoch FROM statement_timestamp()) * 1000000)::BIGINT)
 RETURNING *
 
 -- name: renew_wakeups
 UPDATE lro_wakeups
-SET lease_expires_us = (extract(epoch FROM statement_timestamp()) * 1000000)::BIGINT
-    + %(lease_us)s
+SET lease_expires_us = %(lease_us)s
+    + COALESCE(%(now_us)s, (extract(epoch FROM statement_timestamp()) * 1000000)::BIGINT)
 WHERE lease_token = ANY(%(tokens)s)
 RETURNING lease_token
 
 -- name: postpone_wakeup
 UPDATE lro_wakeups
-SET due_time_us = (extract(epoch FROM statement_timestamp()) * 1000000)::BIGINT
-        + %(delay_us)s,
+SET due_time_us = %(delay_us)s
+        + COALESCE(%(now_us)s, (extract(epoch FROM statement_timestamp()) * 1000000)::BIGINT),
     lease_owner = '',
     lease_token = '',
     lease_expires_us = 0
@@ -113,7 +119,8 @@ UPDATE lro_operations
 SET attempts = attempts + 1,
     last_error = %(last_error)s,
     version = version + 1,
-    update_time_us = (extract(epoch FROM statement_timestamp()) * 1000000)::BIGINT
+    update_time_us
+        = COALESCE(%(now_us)s, (extract(epoch FROM statement_timestamp()) * 1000000)::BIGINT)
 WHERE name = %(name)s
   AND EXISTS (
       SELECT 1 FROM lro_wakeups WHERE name = %(name)s AND lease_token = %(lease_token)s
@@ -135,9 +142,11 @@ SELECT * FROM lro_wakeups WHERE name = %(name)s
 -- wait for, other than %(handlers)s: a worker reports them, since maybe no worker has them.
 SELECT DISTINCT target
 FROM lro_wakeups
-WHERE due_time_us <= (extract(epoch FROM statement_timestamp()) * 1000000)::BIGINT
-        - %(overdue_us)s
-  AND lease_expires_us <= (extract(epoch FROM statement_timestamp()) * 1000000)::BIGINT
+WHERE due_time_us
+      <= COALESCE(%(now_us)s, (extract(epoch FROM statement_timestamp()) * 1000000)::BIGINT)
+          - %(overdue_us)s
+  AND lease_expires_us
+      <= COALESCE(%(now_us)s, (extract(epoch FROM statement_timestamp()) * 1000000)::BIGINT)
   AND target_kind = 'handler'
   AND NOT (target = ANY(%(handlers)s))
 LIMIT %(limit)s
