@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterator
+
 import google.longrunning.operations_proto_pb2 as operations_pb2
 
 from lro._client import Client
@@ -12,6 +16,36 @@ DEFAULT_MAX_WAIT = 600.0
 RECHECK_EVERY = 1.0
 # Answer this long before the caller's deadline, so the answer arrives in time.
 DEADLINE_MARGIN = 0.2
+
+
+class Waits:
+    """The waits in flight, and how many may be (``limit``; None: no bound).
+
+    A wait past the bound answers the operation's latest state at once, as AIP-151
+    allows: on a thread pool, waits that each hold a thread would otherwise starve the
+    reads.
+    """
+
+    def __init__(self, limit: int | None = None) -> None:
+        if limit is not None and limit < 0:
+            raise InvalidArgument(f"max_waits must not be negative, got {limit}")
+        self.limit = limit
+        self.in_flight = 0
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def admitted(self) -> Iterator[bool]:
+        """Count one wait while the block runs; yields False (and does not count it)
+        when ``limit`` waits are already in flight."""
+        with self._lock:
+            admitted = self.limit is None or self.in_flight < self.limit
+            self.in_flight += admitted
+        try:
+            yield admitted
+        finally:
+            if admitted:
+                with self._lock:
+                    self.in_flight -= 1
 
 
 def wait_seconds(
