@@ -35,7 +35,7 @@ from google.protobuf.message import Message
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
@@ -247,6 +247,8 @@ def _endpoint(handle: Endpoint) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         try:
             message = await handle(request)
+        except ClientDisconnect:  # gone before its body arrived: nobody hears an answer
+            return Response(status_code=499)
         except Exception as exc:
             return _error_response(exc)
         if message is None:
