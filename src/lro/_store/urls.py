@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from urllib.parse import parse_qsl, urlsplit
 
 from lro._core.errors import FailedPrecondition, InvalidArgument
@@ -32,18 +33,14 @@ def open_store(url: str | SpannerConfig) -> Store:
     (options ``table`` and ``database_role``) or a ``SpannerConfig`` opens Cloud Spanner.
     """
     if isinstance(url, SpannerConfig):
-        from lro._store.spanner import SpannerStore
-
-        return SpannerStore(url)
+        return _spanner_store()(url)
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
         return _open_sqlite(url, parts.netloc, parts.path, parts.query)
     if parts.scheme in SCHEMES:
         return _open_postgres(url)
     if parts.scheme == "spanner":
-        from lro._store.spanner import SpannerStore
-
-        return SpannerStore(spanner_config(url))
+        return _spanner_store()(spanner_config(url))
     raise InvalidArgument(
         f"unsupported store URL scheme {parts.scheme!r} in {redact(url, url)!r}; "
         "expected sqlite:///path.db, postgresql://user@host/database or "
@@ -92,6 +89,17 @@ def _open_sqlite(url: str, host: str, path: str, query: str) -> SqliteStore:
         busy_timeout_ms=int(busy_timeout),
         change_poll_interval=int(change_poll) / 1000,
     )
+
+
+def _spanner_store() -> Callable[[SpannerConfig], Store]:
+    """``SpannerStore``, or FailedPrecondition naming the extra that it needs."""
+    try:
+        from lro._store.spanner import SpannerStore
+    except ImportError as exc:
+        raise FailedPrecondition(
+            f"Cloud Spanner needs its client: pip install 'lro[spanner]' ({exc})"
+        ) from None
+    return SpannerStore
 
 
 def _open_postgres(url: str) -> Store:
