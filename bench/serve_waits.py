@@ -19,7 +19,10 @@ Prints three tables:
 3. gRPC GetOperation and HTTP GET per second at once (``--threads`` threads each), for
    the two asyncio layouts.
 
+The layouts of tables 2 and 3 take turns ``--rounds`` times; they print medians.
+
     .venv/bin/python -m bench.serve_waits [--waits 0,50,200] [--seconds 5] [--threads 4]
+        [--rounds 3]
 """
 
 from __future__ import annotations
@@ -204,6 +207,7 @@ def main() -> None:
     parser.add_argument("--deadline", type=float, default=10.0)
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     if args.serve:
         serve(*args.serve)
@@ -225,24 +229,39 @@ def main() -> None:
                     seconds = get_latency(server, names, count, args.gets, args.deadline)
                 cells.append(f"{seconds * 1000:,.1f}")
             print(f"| {count} | " + " | ".join(cells) + " |")
-        print(f"\nGetOperation/s with no wait open ({args.threads} client threads)\n")
-        print("| layout | GetOperation/s | ratio to threaded |")
-        print("|---|---|---|")
-        rates = {}
+        _rate_tables(url, names, args)
+
+
+def _rate_tables(url: str, names: list[str], args: argparse.Namespace) -> None:
+    """Tables 2 and 3: the layouts take turns ``--rounds`` times; medians."""
+    alone: dict[str, list[float]] = {}
+    mixed: dict[str, list[tuple[float, float]]] = {}
+    for _ in range(args.rounds):
         for layout in ("threaded", "lro serve", "aio, uvicorn thread"):
             with running(LAYOUTS[layout], url) as server:
-                rates[layout] = grpc_rate(server, names, args.threads, args.seconds)
-            ratio = rates[layout] / rates["threaded"]
-            print(f"| {layout} | {rates[layout]:,.0f} | {ratio:.2f} |")
-        print(f"\ngRPC GetOperation/s and HTTP GET/s at once ({args.threads} threads each)\n")
-        print("| layout | gRPC/s | HTTP/s |")
-        print("|---|---|---|")
-        for layout in ("lro serve", "aio, uvicorn thread"):
-            with running(LAYOUTS[layout], url) as server:
-                grpc_per_second, http_per_second = mixed_rates(
-                    server, names, args.threads, args.seconds
+                alone.setdefault(layout, []).append(
+                    grpc_rate(server, names, args.threads, args.seconds)
                 )
-            print(f"| {layout} | {grpc_per_second:,.0f} | {http_per_second:,.0f} |")
+                if server.http_url:
+                    rates = mixed_rates(server, names, args.threads, args.seconds)
+                    mixed.setdefault(layout, []).append(rates)
+    print(f"\nGetOperation/s with no wait open ({args.threads} client threads, median of")
+    print(f"{args.rounds})\n")
+    print("| layout | GetOperation/s | ratio to threaded |")
+    print("|---|---|---|")
+    baseline = statistics.median(alone["threaded"])
+    for layout, runs in alone.items():
+        rate = statistics.median(runs)
+        print(f"| {layout} | {rate:,.0f} | {rate / baseline:.2f} |")
+    print(f"\ngRPC GetOperation/s and HTTP GET/s at once ({args.threads} threads each, median")
+    print(f"of {args.rounds})\n")
+    print("| layout | gRPC/s | HTTP/s | sum |")
+    print("|---|---|---|---|")
+    for layout, pairs in mixed.items():
+        grpc_per_second = statistics.median(pair[0] for pair in pairs)
+        http_per_second = statistics.median(pair[1] for pair in pairs)
+        total = statistics.median(pair[0] + pair[1] for pair in pairs)
+        print(f"| {layout} | {grpc_per_second:,.0f} | {http_per_second:,.0f} | {total:,.0f} |")
 
 
 if __name__ == "__main__":
