@@ -1,9 +1,15 @@
-"""``lro serve``'s HTTP listener: the connections it accepts send small writes at once."""
+"""``lro serve``'s listeners: a taken port is one line, and the HTTP connections it
+accepts send small writes at once."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 
 from lro.cli._serve import http_socket
 
@@ -34,3 +40,33 @@ async def _accepted_nodelay() -> int:
 def test_accepted_connections_have_nagle_off() -> None:
     """Else uvicorn's response body waits for the client's delayed ACK (~40 ms)."""
     assert asyncio.run(_accepted_nodelay()) != 0
+
+
+@pytest.mark.parametrize("transport", ["gRPC", "HTTP"])
+def test_a_taken_port_is_one_line(tmp_path: Path, transport: str) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = str(taken.getsockname()[1])
+        ports = ["--grpc-port", port, "--http-port", "0"]
+        if transport == "HTTP":
+            ports = ["--grpc-port", "0", "--http-port", port]
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "lro.cli",
+                "serve",
+                "--db",
+                f"sqlite:///{tmp_path}/lro.db",
+                *ports,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    last = result.stderr.splitlines()[-1]  # gRPC's core may log a line of its own first
+    assert last.startswith(f"lro: FailedPrecondition: cannot listen on 127.0.0.1:{port}")
+    assert f"({transport})" in last
+    assert result.stdout == ""  # nothing was served

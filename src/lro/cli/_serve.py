@@ -64,7 +64,11 @@ def http_socket(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind((host, port))
+    try:
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        raise FailedPrecondition(f"cannot listen on {host}:{port} (HTTP): {exc.strerror}") from None
     listener.listen(128)
     return listener
 
@@ -74,7 +78,14 @@ async def _start_grpc(
 ) -> grpc.aio.Server:
     server = grpc.aio.server()
     AsyncOperationsServicer(client, auth=security.auth).add_to_server(server)
-    bound = security.add_grpc_port(server, f"{options.host}:{port}")
+    address = f"{options.host}:{port}"
+    try:
+        bound = security.add_grpc_port(server, address)
+    except RuntimeError:  # grpc says no more than "Failed to bind"
+        raise FailedPrecondition(
+            f"cannot listen on {address} (gRPC): the port is taken, or the address is not "
+            "this machine's"
+        ) from None
     await server.start()
     print(f"lro: gRPC on {options.host}:{bound}", flush=True)
     return server
@@ -108,13 +119,16 @@ def _http_server(client: Client, options: ServeOptions, security: ServeSecurity)
 
 
 async def _serve_http(
-    client: Client, options: ServeOptions, security: ServeSecurity, stopping: asyncio.Event
+    client: Client,
+    options: ServeOptions,
+    security: ServeSecurity,
+    listener: socket.socket | None,
+    stopping: asyncio.Event,
 ) -> None:
-    """Serve HTTP (if it has a port) until ``stopping`` is set."""
-    if options.http_port is None:
+    """Serve HTTP on ``listener`` (if any) until ``stopping`` is set."""
+    if listener is None:
         await stopping.wait()
         return
-    listener = http_socket(options.host, options.http_port)
     port = listener.getsockname()[1]
     print(f"lro: HTTP on {security.http_scheme}://{options.host}:{port}", flush=True)
     server = _http_server(client, options, security)
@@ -131,11 +145,14 @@ async def _serve(client: Client, options: ServeOptions, security: ServeSecurity)
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, stopping.set)
     security.reload_tokens_on_sighup()
+    listener = None  # bound first, so that a taken port stops the command before it serves
+    if options.http_port is not None:
+        listener = http_socket(options.host, options.http_port)
     grpc_server = None
     if options.grpc_port is not None:
         grpc_server = await _start_grpc(client, options, options.grpc_port, security)
     try:
-        await _serve_http(client, options, security, stopping)
+        await _serve_http(client, options, security, listener, stopping)
     finally:
         if grpc_server is not None:
             await grpc_server.stop(GRPC_GRACE_SECONDS)
