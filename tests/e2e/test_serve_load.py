@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import select
+import signal
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -82,3 +83,20 @@ def test_get_answers_while_200_http_waits_are_open(tmp_path: Path) -> None:
         assert got.json()["name"] == names[0]
         answered, _, _ = select.select(connections, [], [], 0)
         assert answered == []
+
+
+def test_sigterm_answers_the_open_waits_with_the_latest_state(tmp_path: Path) -> None:
+    names = _running_operations(tmp_path)
+    with serving(tmp_path) as served, grpc.insecure_channel(served.grpc_address) as channel:
+        stub = operations_grpc.OperationsStub(channel)
+        requests_ = [operations_pb2.WaitOperationRequest(name=name) for name in names]
+        waits = [stub.WaitOperation.future(request) for request in requests_]
+        stub.GetOperation(operations_pb2.GetOperationRequest(name=names[0]), timeout=30)
+        served.process.send_signal(signal.SIGTERM)
+        answers = [wait.result(timeout=30) for wait in waits]
+        assert served.process.wait(timeout=30) == 0
+    assert [answer.name for answer in answers] == names
+    assert not any(answer.done for answer in answers)
+    logged = served.stderr.read_text()
+    assert "ERROR" not in logged
+    assert "Traceback" not in logged

@@ -22,6 +22,7 @@ from lro._core.errors import FailedPrecondition
 from lro.cli._logging import configure_logging
 from lro.cli._security import ServeSecurity
 from lro.serving import AsyncOperationsServicer
+from lro.serving._requests import Waits
 from lro.serving._tls import SHUTDOWN_SECONDS
 
 if TYPE_CHECKING:
@@ -75,9 +76,10 @@ def http_socket(host: str, port: int) -> socket.socket:
 
 async def _start_grpc(
     client: Client, options: ServeOptions, port: int, security: ServeSecurity
-) -> grpc.aio.Server:
+) -> tuple[grpc.aio.Server, Waits]:
     server = grpc.aio.server()
-    AsyncOperationsServicer(client, auth=security.auth).add_to_server(server)
+    servicer = AsyncOperationsServicer(client, auth=security.auth)
+    servicer.add_to_server(server)
     address = f"{options.host}:{port}"
     try:
         bound = security.add_grpc_port(server, address)
@@ -88,10 +90,13 @@ async def _start_grpc(
         ) from None
     await server.start()
     print(f"lro: gRPC on {options.host}:{bound}", flush=True)
-    return server
+    return server, servicer.waits
 
 
-def _http_server(client: Client, options: ServeOptions, security: ServeSecurity) -> uvicorn.Server:
+def _http_server(
+    client: Client, options: ServeOptions, security: ServeSecurity
+) -> tuple[uvicorn.Server, Waits]:
+    """uvicorn serving the HTTP app, and the app's waits."""
     import uvicorn
 
     from lro.serving import http_app
@@ -115,7 +120,8 @@ def _http_server(client: Client, options: ServeOptions, security: ServeSecurity)
     )
     if options.access_log:  # uvicorn.Config has set its loggers' levels
         logging.getLogger("uvicorn.access").setLevel(logging.INFO)
-    return Server(config)
+    waits: Waits = app.state.waits
+    return Server(config), waits
 
 
 async def _serve_http(
@@ -123,7 +129,7 @@ async def _serve_http(
     options: ServeOptions,
     security: ServeSecurity,
     listener: socket.socket | None,
-    stopping: asyncio.Event,
+    stopping: Stopping,
 ) -> None:
     """Serve HTTP on ``listener`` (if any) until ``stopping`` is set."""
     if listener is None:
@@ -131,7 +137,8 @@ async def _serve_http(
         return
     port = listener.getsockname()[1]
     print(f"lro: HTTP on {security.http_scheme}://{options.host}:{port}", flush=True)
-    server = _http_server(client, options, security)
+    server, waits = _http_server(client, options, security)
+    stopping.waits.append(waits)
     serving = asyncio.ensure_future(server.serve(sockets=[listener]))
     stopped = asyncio.ensure_future(stopping.wait())
     await asyncio.wait((serving, stopped), return_when=asyncio.FIRST_COMPLETED)
@@ -140,8 +147,21 @@ async def _serve_http(
     await serving
 
 
+class Stopping(asyncio.Event):
+    """Set on SIGINT or SIGTERM; first, the waits in flight answer the latest state."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits: list[Waits] = []
+
+    def set(self) -> None:
+        for waits in self.waits:
+            waits.end()
+        super().set()
+
+
 async def _serve(client: Client, options: ServeOptions, security: ServeSecurity) -> None:
-    stopping = asyncio.Event()
+    stopping = Stopping()
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, stopping.set)
     security.reload_tokens_on_sighup()
@@ -150,7 +170,8 @@ async def _serve(client: Client, options: ServeOptions, security: ServeSecurity)
         listener = http_socket(options.host, options.http_port)
     grpc_server = None
     if options.grpc_port is not None:
-        grpc_server = await _start_grpc(client, options, options.grpc_port, security)
+        grpc_server, grpc_waits = await _start_grpc(client, options, options.grpc_port, security)
+        stopping.waits.append(grpc_waits)
     try:
         await _serve_http(client, options, security, listener, stopping)
     finally:

@@ -23,7 +23,6 @@ from lro.serving._requests import (
     DEFAULT_MAX_WAIT,
     RECHECK_EVERY,
     Waits,
-    latest_async,
     list_async,
     list_response,
     wait_seconds,
@@ -220,6 +219,6 @@ class AsyncOperationsServicer(operations_grpc.OperationsServicer):
             with self.waits.admitted() as admitted:
                 name = validate_name(request.name)
                 timeout = wait_seconds(request, context.time_remaining(), self.max_wait)
-                return await latest_async(self.client, name, timeout if admitted else 0.0)
+                return await self.waits.latest(self.client, name, timeout if admitted else 0.0)
         except Exception as exc:
             await _abort_async(context, exc)

@@ -52,7 +52,6 @@ from lro.serving._guards import HttpAuth
 from lro.serving._requests import (
     DEFAULT_MAX_WAIT,
     Waits,
-    latest_async,
     list_async,
     wait_seconds,
 )
@@ -200,7 +199,9 @@ class _Service:
             assert isinstance(wait, operations_pb2.WaitOperationRequest)
             timeout = wait_seconds(wait, None, self.max_wait)
             with self.waits.admitted():
-                return await _unless_disconnected(request, latest_async(self.client, name, timeout))
+                return await _unless_disconnected(
+                    request, self.waits.latest(self.client, name, timeout)
+                )
         raise NotFound(request.path_params["path"])
 
 
