@@ -67,6 +67,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.durable_spanner
 	$(BIN)/python -m bench.get_operation_grpc
 	$(BIN)/python -m bench.serving_auth
+	$(BIN)/python -m bench.serve_waits
 	$(BIN)/python -m bench.list_pages
 	$(BIN)/python -m bench.list_pages --backend postgresql
 	$(BIN)/python -m bench.state_codec

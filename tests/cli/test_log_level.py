@@ -90,11 +90,19 @@ def test_a_bad_log_level_is_refused(tmp_path: Path) -> None:
         assert "--log-level" in result.stderr
 
 
-@pytest.mark.parametrize(("level", "logged"), [("info", True), (None, False)])
-def test_serve_log_level(tmp_path: Path, level: str | None, logged: bool) -> None:
+@pytest.mark.parametrize(
+    ("options", "logged"),
+    [
+        ([], False),
+        (["--log-level", "info"], False),
+        (["--access-log"], True),
+        (["--access-log", "--log-level", "error"], True),
+    ],
+)
+def test_serve_access_log(tmp_path: Path, options: list[str], logged: bool) -> None:
+    """uvicorn's access log is off unless --access-log turns it on, at any --log-level."""
     command = [sys.executable, "-m", "lro.cli", "serve", "--db", f"sqlite:///{tmp_path}/s.db"]
-    command += ["--grpc-port", "0", "--http-port", "0"]
-    command += [] if level is None else ["--log-level", level]
+    command += ["--grpc-port", "0", "--http-port", "0", *options]
     with subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     ) as server:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
 from lro._core.clock import SYSTEM_CLOCK, Clock
@@ -12,6 +13,9 @@ from lro._store.postgres_settings import SCHEMES, parse_postgres_url, redact
 from lro._store.spanner_config import SpannerConfig
 from lro._store.sql_store import PostgresStore, SqliteStore
 from lro._store.sqlite_watch import DEFAULT_CHANGE_POLL_INTERVAL
+
+if TYPE_CHECKING:
+    from lro._store.spanner import SpannerStore
 
 DATABASE_URL_ENV = "LRO_DATABASE_URL"
 DEFAULT_DATABASE_URL = "sqlite:///lro.db"
@@ -34,18 +38,14 @@ def open_store(url: str | SpannerConfig, *, clock: Clock = SYSTEM_CLOCK) -> Stor
     The store reads the time from ``clock``.
     """
     if isinstance(url, SpannerConfig):
-        from lro._store.spanner import SpannerStore
-
-        return SpannerStore(url, clock=clock)
+        return _spanner_store()(url, clock=clock)
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
         return _open_sqlite(url, parts.netloc, parts.path, parts.query, clock)
     if parts.scheme in SCHEMES:
         return _open_postgres(url, clock)
     if parts.scheme == "spanner":
-        from lro._store.spanner import SpannerStore
-
-        return SpannerStore(spanner_config(url), clock=clock)
+        return _spanner_store()(spanner_config(url), clock=clock)
     raise InvalidArgument(
         f"unsupported store URL scheme {parts.scheme!r} in {redact(url, url)!r}; "
         "expected sqlite:///path.db, postgresql://user@host/database or "
@@ -95,6 +95,17 @@ def _open_sqlite(url: str, host: str, path: str, query: str, clock: Clock) -> Sq
         change_poll_interval=int(change_poll) / 1000,
         clock=clock,
     )
+
+
+def _spanner_store() -> type[SpannerStore]:
+    """``SpannerStore``, or FailedPrecondition naming the extra that it needs."""
+    try:
+        from lro._store.spanner import SpannerStore
+    except ImportError as exc:
+        raise FailedPrecondition(
+            f"Cloud Spanner needs its client: pip install 'lro[spanner]' ({exc})"
+        ) from None
+    return SpannerStore
 
 
 def _open_postgres(url: str, clock: Clock) -> Store:

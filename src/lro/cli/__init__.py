@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import sys
 from collections.abc import Sequence
 
@@ -16,8 +17,16 @@ from lro.cli._security import add_security_options, security_from_args
 from lro.cli._worker import add_worker_command, run_worker
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("lro")
+    except importlib.metadata.PackageNotFoundError:  # a checkout that is not installed
+        return "unknown"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lro", description="Long-running operations.")
+    parser.add_argument("--version", action="version", version=f"lro {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="run an operation with two children, end to end")
     demo.add_argument("--db", default="sqlite:///lro-demo.db", help="store URL")
@@ -30,6 +39,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--grpc-port", type=int, default=50051, help="0 picks a free port")
     serve.add_argument("--http-port", type=int, default=8080, help="0 picks a free port")
+    only = serve.add_mutually_exclusive_group()
+    only.add_argument("--no-http", action="store_true", help="serve gRPC alone")
+    only.add_argument("--no-grpc", action="store_true", help="serve HTTP alone")
+    serve.add_argument(
+        "--access-log",
+        action="store_true",
+        help="log each HTTP request (uvicorn's access log, at INFO whatever --log-level)",
+    )
     add_log_level(serve, default="WARNING")
     add_security_options(serve)
     return parser
@@ -44,16 +61,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "worker":
             return run_worker(args)
         if args.command == "serve":
-            from lro.cli._serve import run_serve
+            from lro.cli._serve import ServeOptions, run_serve
 
-            return run_serve(
-                args.db or default_url(),
+            options = ServeOptions(
                 args.host,
-                args.grpc_port,
-                args.http_port,
-                log_level=args.log_level,
-                security=security_from_args(args),
+                None if args.no_grpc else args.grpc_port,
+                None if args.no_http else args.http_port,
+                args.log_level,
+                args.access_log,
             )
+            return run_serve(args.db or default_url(), options, security=security_from_args(args))
         with Client(args.db or default_url(), worker=False) as client:
             return run_operation_command(client, args)
     except Error as exc:

@@ -13,6 +13,7 @@ import signal
 from typing import Any
 
 import grpc
+import grpc.aio
 
 from lro._core.errors import InvalidArgument
 from lro.serving._auth import Authenticator, GoogleIdTokens, Role, TokenFile
@@ -51,8 +52,9 @@ class ServeSecurity:
         if not self.authenticators:
             LOGGER.warning("serving on %s without --auth-*: any caller may cancel", host)
 
-    def add_grpc_port(self, server: grpc.Server, address: str) -> int:
-        """Bind ``server`` to ``address``, with TLS if configured; the bound port."""
+    def add_grpc_port(self, server: grpc.Server | grpc.aio.Server, address: str) -> int:
+        """Bind ``server`` (``grpc.server`` or ``grpc.aio``) to ``address``, with TLS if
+        configured; the bound port."""
         if self.tls is None:
             return server.add_insecure_port(address)
         return server.add_secure_port(address, self.tls.grpc_credentials())

@@ -22,7 +22,7 @@ from lro.serving._guards import protect, protect_async
 from lro.serving._requests import (
     DEFAULT_MAX_WAIT,
     RECHECK_EVERY,
-    latest_async,
+    Waits,
     list_async,
     list_response,
     wait_seconds,
@@ -54,13 +54,23 @@ class OperationsServicer(operations_grpc.OperationsServicer):
             ``timeout`` nor the RPC deadline is shorter.
         auth: who may call (an authenticator such as ``lro.serving.TokenFile``, or a
             list of them); None leaves every RPC open.
+        max_waits: most WaitOperation calls that wait at once (None: no bound); past
+            it a WaitOperation answers the latest state at once. Each wait holds one
+            of the server's threads: keep this below their number, so that the other
+            RPCs always find one.
     """
 
     def __init__(
-        self, client: Client, *, max_wait: float = DEFAULT_MAX_WAIT, auth: AuthArgument = None
+        self,
+        client: Client,
+        *,
+        max_wait: float = DEFAULT_MAX_WAIT,
+        auth: AuthArgument = None,
+        max_waits: int | None = None,
     ) -> None:
         self.client = client
         self.max_wait = max_wait
+        self.waits = Waits(max_waits)
         protect(self, ServiceAuth.of(auth))
 
     def add_to_server(self, server: grpc.Server) -> None:
@@ -100,10 +110,12 @@ class OperationsServicer(operations_grpc.OperationsServicer):
     def WaitOperation(  # noqa: N802
         self, request: operations_pb2.WaitOperationRequest, context: grpc.ServicerContext
     ) -> operations_pb2.Operation:
-        """The operation once done, or its latest state when the time is up."""
-        with _answering(context):
+        """The operation once done, or its latest state when the time is up (at once
+        past ``max_waits``)."""
+        with _answering(context), self.waits.admitted() as admitted:
             name = validate_name(request.name)
             timeout = wait_seconds(request, context.time_remaining(), self.max_wait)
+            timeout = timeout if admitted else 0.0
             store = self.client.store
             # A call that ends early (cancelled by the caller) wakes the wait.
             context.add_callback(lambda: store.changes.publish(name))
@@ -129,7 +141,8 @@ class AsyncOperationsServicer(operations_grpc.OperationsServicer):
 
     ``client`` is an ``lro.aio.Client``, or an ``lro.Client`` served through its asyncio
     face: store calls run in a bounded thread pool; WaitOperation waits on change
-    notifications without holding a thread. ``auth`` is as for ``OperationsServicer``.
+    notifications without holding a thread. ``max_wait``, ``auth`` and ``max_waits``
+    are as for ``OperationsServicer``.
     """
 
     def __init__(
@@ -138,9 +151,11 @@ class AsyncOperationsServicer(operations_grpc.OperationsServicer):
         *,
         max_wait: float = DEFAULT_MAX_WAIT,
         auth: AuthArgument = None,
+        max_waits: int | None = None,
     ) -> None:
         self.client = face_of(client)
         self.max_wait = max_wait
+        self.waits = Waits(max_waits)
         protect_async(self, ServiceAuth.of(auth))
 
     def add_to_server(self, server: grpc.aio.Server) -> None:
@@ -198,10 +213,12 @@ class AsyncOperationsServicer(operations_grpc.OperationsServicer):
         request: operations_pb2.WaitOperationRequest,
         context: grpc.aio.ServicerContext[object, object],
     ) -> operations_pb2.Operation:
-        """The operation once done, or its latest state when the time is up."""
+        """The operation once done, or its latest state when the time is up (at once
+        past ``max_waits``)."""
         try:
-            name = validate_name(request.name)
-            timeout = wait_seconds(request, context.time_remaining(), self.max_wait)
-            return await latest_async(self.client, name, timeout)
+            with self.waits.admitted() as admitted:
+                name = validate_name(request.name)
+                timeout = wait_seconds(request, context.time_remaining(), self.max_wait)
+                return await self.waits.latest(self.client, name, timeout if admitted else 0.0)
         except Exception as exc:
             await _abort_async(context, exc)

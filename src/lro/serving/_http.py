@@ -8,7 +8,9 @@ Routes, as google-api-core's REST transport calls them (``{name}`` may be a top-
   parameters ``filter``, ``pageSize`` and ``pageToken`` (snake_case accepted too)
 - ``DELETE /v1/{name}``: DeleteOperation
 - ``POST /v1/{name}:cancel``: CancelOperation
-- ``POST /v1/{name}:wait``: WaitOperation, body ``{"timeout": "5s"}``
+- ``POST /v1/{name}:wait``: WaitOperation, body ``{"timeout": "5s"}``; a wait whose
+  caller disconnects ends then
+- ``GET /healthz``: 200 ``{"status": "ok"}`` if the store answers a read, else 503
 
 and the resume endpoint that Cloud Tasks calls (only with ``resume_auth``):
 
@@ -22,7 +24,8 @@ import asyncio
 import base64
 import functools
 import json
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 
 import google.longrunning.operations_proto_pb2 as operations_pb2
@@ -32,7 +35,7 @@ from google.protobuf.message import Message
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
@@ -46,13 +49,20 @@ from lro.aio import Client as AsyncClient
 from lro.aio._client import face_of
 from lro.serving._auth import AuthArgument, ServiceAuth
 from lro.serving._guards import HttpAuth
-from lro.serving._requests import DEFAULT_MAX_WAIT, latest_async, list_async, wait_seconds
+from lro.serving._requests import (
+    DEFAULT_MAX_WAIT,
+    Waits,
+    list_async,
+    wait_seconds,
+)
 from lro.serving._status import HTTP_STATUS, error_status
 
 MAX_BODY_BYTES = 64 * 1024
 AUTH_THREADS = 2  # certificate fetches are single-flight; more threads would only wait
 RESUME_THREADS = 8
+HEALTH_PROBE = "operations/lro-healthz"  # read by /healthz; need not exist
 Endpoint = Callable[[Request], Awaitable[Message | None]]
+LOGGER = logging.getLogger("lro.serving")
 
 
 class PayloadTooLarge(Error):
@@ -121,10 +131,46 @@ def _page_size(text: str) -> int:
         raise InvalidArgument(f"pageSize must be a whole number, got {text[:40]!r}") from None
 
 
+async def _until_disconnected(request: Request) -> None:
+    """Return once the client has gone (call it after the body has been read)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _unless_disconnected(
+    request: Request, answer: Coroutine[object, object, Message]
+) -> Message | None:
+    """``answer``'s result; None, with ``answer`` cancelled, if the client goes first."""
+    answering = asyncio.ensure_future(answer)
+    watching = asyncio.ensure_future(_until_disconnected(request))
+    try:
+        await asyncio.wait((answering, watching), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (answering, watching):
+            task.cancel()
+        await asyncio.gather(answering, watching, return_exceptions=True)
+    if answering.cancelled():
+        return None
+    return answering.result()
+
+
 class _Service:
     def __init__(self, client: AsyncClient, max_wait: float) -> None:
         self.client = client
         self.max_wait = max_wait
+        self.waits = Waits()
+
+    def _read_store(self) -> None:
+        self.client.store.get_many([HEALTH_PROBE])
+
+    async def health(self, request: Request) -> Response:
+        """200 if the store answers a read; 503, saying no more, if it does not."""
+        try:
+            await self.client._blocking(self._read_store)
+        except Exception:
+            LOGGER.warning("/healthz: the store did not answer", exc_info=True)
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ok"})
 
     async def get_or_list(self, request: Request) -> Message:
         path = request.path_params["path"]
@@ -152,7 +198,10 @@ class _Service:
             wait = await _parsed(request, operations_pb2.WaitOperationRequest())
             assert isinstance(wait, operations_pb2.WaitOperationRequest)
             timeout = wait_seconds(wait, None, self.max_wait)
-            return await latest_async(self.client, name, timeout)
+            with self.waits.admitted():
+                return await _unless_disconnected(
+                    request, self.waits.latest(self.client, name, timeout)
+                )
         raise NotFound(request.path_params["path"])
 
 
@@ -199,6 +248,8 @@ def _endpoint(handle: Endpoint) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         try:
             message = await handle(request)
+        except ClientDisconnect:  # gone before its body arrived: nobody hears an answer
+            return Response(status_code=499)
         except Exception as exc:
             return _error_response(exc)
         if message is None:
@@ -242,7 +293,7 @@ def http_app(
     service = _Service(face_of(client), max_wait)
     resume = _Resume(client, resume_auth, max_attempts)
     service_auth = ServiceAuth.of(auth)
-    return Starlette(
+    app = Starlette(
         middleware=[Middleware(HttpAuth, auth=service_auth)] if service_auth else [],
         exception_handlers={404: _no_route, 405: _no_route},
         routes=[
@@ -250,9 +301,12 @@ def http_app(
             Route("/v1/{path:path}", _endpoint(service.delete), methods=["DELETE"]),
             Route("/v1/{path:path}", _endpoint(service.post), methods=["POST"]),
             Route("/operations/{handler}", resume.put, methods=["PUT"]),
+            Route("/healthz", service.health, methods=["GET"]),
             *(_dashboard_routes(client) if ui else ()),
         ],
     )
+    app.state.waits = service.waits  # the :wait calls in flight
+    return app
 
 
 def _dashboard_routes(client: ClientBase) -> list[BaseRoute]:
