@@ -14,7 +14,7 @@ from typing import Any
 
 import google.longrunning.operations_proto_pb2 as operations_pb2
 from google.protobuf import any_pb2, json_format
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 
 # What json_format raises for an Any it cannot render: an unknown type (TypeError,
 # KeyError in some protobuf versions) or bytes that do not decode.
@@ -58,3 +58,13 @@ def list_json(response: operations_pb2.ListOperationsResponse) -> dict[str, Any]
     if response.next_page_token:
         result["nextPageToken"] = response.next_page_token
     return result
+
+
+def message_json(message: Message) -> dict[str, Any]:
+    """Proto3 JSON of an answer of the Operations service: an operation or a page of
+    them by ``operation_json``, any other message as ``json_format`` renders it."""
+    if isinstance(message, operations_pb2.Operation):
+        return operation_json(message)
+    if isinstance(message, operations_pb2.ListOperationsResponse):
+        return list_json(message)
+    return json_format.MessageToDict(message)

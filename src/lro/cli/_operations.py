@@ -8,9 +8,9 @@ import sys
 from typing import Any
 
 import google.longrunning.operations_proto_pb2 as operations_pb2
-from google.protobuf import json_format
 
 from lro._client import Client
+from lro._core.operation_json import operation_json
 from lro._store.urls import DATABASE_URL_ENV
 from lro.cli import _terminal
 
@@ -75,7 +75,7 @@ def run_operation_command(client: Client, args: argparse.Namespace) -> int:
         operation = client.cancel_operation(args.name)
     else:
         operation = _terminal.watch_wait(client, args.name, args.timeout)
-    print(json_format.MessageToJson(operation))
+    print(json.dumps(operation_json(operation), indent=2))
     return _wait_status(operation) if args.command == "wait" else 0
 
 
@@ -91,7 +91,7 @@ def _list(client: Client, args: argparse.Namespace) -> None:
             print(f"next page: --page-token {token}")
         return
     for operation in operations:
-        print(json.dumps(json_format.MessageToDict(operation)))
+        print(json.dumps(operation_json(operation)))
     if token:
         print(json.dumps({"nextPageToken": token}))
 
