@@ -170,6 +170,14 @@ class ClientBase:
         self, filter: str, page_size: int, page_token: str, name: str
     ) -> tuple[list[operations_pb2.Operation], str]:
         """One page of operations and the next page's token (see ``list_operations``)."""
+        records, next_token = self._list_records_now(filter, page_size, page_token, name)
+        return [record.operation for record in records], next_token
+
+    def _list_records_now(
+        self, filter: str, page_size: int, page_token: str, name: str
+    ) -> tuple[list[OperationRecord], str]:
+        """``_list_now`` with the records (times, attempts) of the operations; a damaged
+        row is listed as the store's placeholder for it."""
         collection = collection_to_list(name)
         expression = parse_filter(filter)
         limit = normalized_page_size(page_size)
@@ -185,7 +193,7 @@ class ClientBase:
             next_token = sign_page_token(
                 PageCursor(last.create_time_us, last.name), fingerprint, key
             )
-        return [record.operation for record in page], next_token
+        return page, next_token
 
     def _new_record_now(
         self, continued: Continued, parent: str, metadata: Message | None

@@ -28,6 +28,7 @@ from lro._store.connectors.base import Connector, Queries
 from lro._store.mappings import (
     ColumnRow,
     column_values,
+    listed_from_columns,
     local_children,
     planned_wakeup,
     record_from_columns,
@@ -122,7 +123,7 @@ class SqlStore:
             **compiled.params,
             **keyset_parameters(query),
         )
-        return [record_from_columns(row) for row in rows]
+        return [listed_from_columns(row) for row in rows]
 
     def page_token_key(self) -> bytes:
         """The key that signs page tokens: made once, kept in the database."""

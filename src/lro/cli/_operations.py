@@ -80,12 +80,13 @@ def run_operation_command(client: Client, args: argparse.Namespace) -> int:
 
 
 def _list(client: Client, args: argparse.Namespace) -> None:
-    operations, token = client.list_operations(
-        args.filter, args.page_size, args.page_token, name=args.collection
+    records, token = client._list_records_now(
+        args.filter, args.page_size, args.page_token, args.collection
     )
+    operations = [record.operation for record in records]
     output = args.output or ("table" if _terminal.is_terminal(sys.stdout) else "json")
     if output == "table":
-        lines = _terminal.list_table(client, operations) if operations else ["no operations"]
+        lines = _terminal.list_table(records) if records else ["no operations"]
         print("\n".join(lines))
         if token:
             print(f"next page: --page-token {token}")
