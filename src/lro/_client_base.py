@@ -39,7 +39,7 @@ from lro._core.listing import (
     verify_page_token,
 )
 from lro._core.listing import page_size as normalized_page_size
-from lro._core.names import name_from_header, new_name, validate_name
+from lro._core.names import name_from_header, new_name, validate_name, without_nul
 from lro._core.waiting import Call, Steps
 from lro._operation_base import cancel_in_store
 from lro._resume.binding import start_with_task
@@ -140,7 +140,7 @@ class ClientBase:
 
     def _get_now(self, name: str) -> operations_pb2.Operation:
         """The operation ``name`` as stored (blocking)."""
-        return self.store.get(name).operation
+        return self.store.get(without_nul(name)).operation
 
     def _cancel_now(self, name: str) -> operations_pb2.Operation:
         """Cancel ``name`` (blocking); see ``cancel_operation``."""
