@@ -39,9 +39,7 @@ def reason(code: int) -> str:
     return _REASONS.get(code, _REASONS[code_pb2.INTERNAL])
 
 
-def store_error(
-    code: int, where: str, action: str, detail: str, plain: str | None = None
-) -> Error:
+def store_error(code: int, where: str, action: str, detail: str, plain: str | None = None) -> Error:
     """The ``lro.Error`` for a driver error: ``code`` and a plain message that ends with
     a reference, ``(ref 1a2b3c4d)``, which the log line of the details carries too.
 

@@ -21,12 +21,14 @@ def default_url() -> str:
     return os.environ.get(DATABASE_URL_ENV) or DEFAULT_DATABASE_URL
 
 
-def open_store(url: str | SpannerConfig) -> Store:
+def open_store(url: str | SpannerConfig, *, create: bool = True) -> Store:
     """The store that ``url`` names.
 
     ``sqlite:///relative.db`` and ``sqlite:////absolute.db`` open SQLite files; the
-    options ``synchronous`` (FULL, NORMAL, ...), ``busy_timeout_ms`` and
-    ``change_poll_ms`` may follow as a query string. ``postgresql://`` (or
+    options ``synchronous`` (FULL, NORMAL, ...), ``busy_timeout_ms``,
+    ``change_poll_ms`` and ``mode`` (``ro`` for read-only, ``rw``, ``rwc``) may follow
+    as a query string. ``create=False`` never makes a SQLite file: one that is missing
+    is FailedPrecondition. ``postgresql://`` (or
     ``postgres://``) URLs open PostgreSQL (the ``lro[postgres]`` extra); see
     ``parse_postgres_url`` for their options. ``spanner:///projects/P/instances/I/databases/D``
     (options ``table`` and ``database_role``) or a ``SpannerConfig`` opens Cloud Spanner.
@@ -37,7 +39,7 @@ def open_store(url: str | SpannerConfig) -> Store:
         return SpannerStore(url)
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
-        return _open_sqlite(url, parts.netloc, parts.path, parts.query)
+        return _open_sqlite(url, parts.netloc, parts.path, parts.query, create)
     if parts.scheme in SCHEMES:
         return _open_postgres(url)
     if parts.scheme == "spanner":
@@ -72,7 +74,7 @@ def spanner_config(url: str) -> SpannerConfig:
     return SpannerConfig(segments[1], segments[3], segments[5], role or None, table or None)
 
 
-def _open_sqlite(url: str, host: str, path: str, query: str) -> SqliteStore:
+def _open_sqlite(url: str, host: str, path: str, query: str, create: bool) -> SqliteStore:
     if host or not path.startswith("/") or len(path) < 2:
         raise InvalidArgument(
             f"bad SQLite URL {url!r}: expected sqlite:///relative.db or sqlite:////abs.db"
@@ -81,6 +83,9 @@ def _open_sqlite(url: str, host: str, path: str, query: str) -> SqliteStore:
     synchronous = options.pop("synchronous", "FULL")
     busy_timeout = options.pop("busy_timeout_ms", "5000")
     change_poll = options.pop("change_poll_ms", str(round(DEFAULT_CHANGE_POLL_INTERVAL * 1000)))
+    mode = options.pop("mode", "rwc" if create else "rw")
+    if mode == "rwc" and not create:
+        mode = "rw"
     if options:
         raise InvalidArgument(f"unknown SQLite URL options {sorted(options)} in {url!r}")
     for option, value in (("busy_timeout_ms", busy_timeout), ("change_poll_ms", change_poll)):
@@ -91,6 +96,7 @@ def _open_sqlite(url: str, host: str, path: str, query: str) -> SqliteStore:
         synchronous=synchronous,
         busy_timeout_ms=int(busy_timeout),
         change_poll_interval=int(change_poll) / 1000,
+        mode=mode,
     )
 
 

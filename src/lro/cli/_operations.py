@@ -11,7 +11,7 @@ import google.longrunning.operations_proto_pb2 as operations_pb2
 
 from lro._client import Client
 from lro._core.operation_json import operation_json
-from lro._store.urls import DATABASE_URL_ENV
+from lro._store.urls import DATABASE_URL_ENV, open_store
 from lro.cli import _terminal
 
 NAMED = {
@@ -58,6 +58,12 @@ def add_operation_commands(commands: Any) -> None:
         help="table on a terminal and json (one object a line) elsewhere, unless given",
     )
     _db_option(listing)
+
+
+def operations_client(url: str) -> Client:
+    """The client of the commands of ``add_operation_commands``: none of them makes a
+    database (a missing SQLite file is an error), and none runs a worker."""
+    return Client(open_store(url, create=False), worker=False)
 
 
 def run_operation_command(client: Client, args: argparse.Namespace) -> int:
