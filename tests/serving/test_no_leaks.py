@@ -19,9 +19,11 @@ import google.longrunning.operations_grpc_pb2 as operations_grpc
 import google.longrunning.operations_proto_pb2 as operations_pb2
 import grpc
 import pytest
+from google.rpc import code_pb2
 
 import lro
 from lro.serving import http_app
+from lro.serving._status import error_status
 from tests.postgres_server import running_private_server
 from tests.serving.conftest import AioServerThread, UvicornThread, start_sync_server
 
@@ -167,3 +169,13 @@ def test_a_sqlite_error_names_no_path(tmp_path: Path) -> None:
     with pytest.raises(lro.Error) as raised:  # a folder where the file should be
         lro.Client(f"sqlite:///{path.parent}", worker=False).open()
     assert _leaks(raised.value.message, str(tmp_path), "secret-folder") == []
+
+
+def test_a_bug_is_internal_with_only_a_reference(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.ERROR, logger="lro.serving"):
+        code, message = error_status(ValueError("at /secret/path: SELECT x"))
+    assert code == code_pb2.INTERNAL
+    found = re.fullmatch(r"internal error \(ref ([0-9a-f]{8})\)", message)
+    assert found is not None, message
+    assert f"[ref {found.group(1)}]" in caplog.text
+    assert "/secret/path" in caplog.text  # the traceback is the operator's
