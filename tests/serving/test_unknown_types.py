@@ -8,7 +8,6 @@ this process nor the ``lro`` command in a child process knows it. Every JSON ans
 
 from __future__ import annotations
 
-import base64
 import json
 import subprocess
 import sys
@@ -18,38 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from google.protobuf import any_pb2, descriptor_pb2, descriptor_pool, message_factory
-from google.protobuf.message import Message
+from google.protobuf import any_pb2
 from google.rpc import code_pb2, status_pb2
 
 import lro
 from lro.serving import http_app
 from tests.serving.conftest import UvicornThread
-
-TYPE_NAME = "lro_test_unknown.Secret"
-TYPE_URL = f"type.googleapis.com/{TYPE_NAME}"
-
-
-def _secret(word: str) -> Message:
-    """A ``lro_test_unknown.Secret`` built from a descriptor made here, in its own pool."""
-    pool = descriptor_pool.DescriptorPool()
-    proto = descriptor_pb2.FileDescriptorProto(
-        name="lro_test_unknown.proto", package="lro_test_unknown", syntax="proto3"
-    )
-    message = proto.message_type.add(name="Secret")
-    message.field.add(
-        name="word",
-        number=1,
-        type=descriptor_pb2.FieldDescriptorProto.TYPE_STRING,
-        label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL,
-    )
-    pool.Add(proto)
-    secret_class = message_factory.GetMessageClass(pool.FindMessageTypeByName(TYPE_NAME))
-    return secret_class(word=word)
-
-
-def _opaque(message: Message) -> dict[str, str]:
-    return {"@type": TYPE_URL, "value": base64.b64encode(message.SerializeToString()).decode()}
+from tests.unknown_type import TYPE_NAME, opaque, secret
 
 
 @pytest.fixture
@@ -62,18 +36,18 @@ def operations(url: str) -> Iterator[dict[str, Any]]:
     """Three operations: running with unknown metadata, done with an unknown response,
     failed with an unknown error detail; each with the JSON it must render as."""
     with lro.Client(url, worker=False) as client:
-        running = client.new_operation(metadata=_secret("progress"))
+        running = client.new_operation(metadata=secret("progress"))
         finished = client.new_operation()
-        finished.done(_secret("answer"))
+        finished.done(secret("answer"))
         failed = client.new_operation()
         detail = any_pb2.Any()
-        detail.Pack(_secret("why"))
+        detail.Pack(secret("why"))
         failed.error(status_pb2.Status(code=code_pb2.ABORTED, message="no", details=[detail]))
         yield {
-            running.name: {"metadata": _opaque(_secret("progress"))},
-            finished.name: {"response": _opaque(_secret("answer"))},
+            running.name: {"metadata": opaque(secret("progress"))},
+            finished.name: {"response": opaque(secret("answer"))},
             failed.name: {
-                "error": {"code": 10, "message": "no", "details": [_opaque(_secret("why"))]}
+                "error": {"code": 10, "message": "no", "details": [opaque(secret("why"))]}
             },
         }
 
