@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import grpc
 import pytest
 
 import lro
+from lro._store.sql_store import SqliteStore
 from tests.serving.conftest import start_sync_server
 
 
@@ -191,3 +193,21 @@ def test_commands_read_a_read_only_file(made: tuple[Path, list[str]]) -> None:
     assert cancelled.stderr.splitlines()[-1].startswith(
         "lro: FailedPrecondition: the database is read-only"
     )
+
+
+def test_opening_waits_for_a_writer_to_switch_to_wal(tmp_path: Path) -> None:
+    """Switching a file to WAL while another connection writes it fails at once, not
+    after the busy timeout (as it does when stores open a fresh file together): the
+    store retries it until the writer is done."""
+    path = tmp_path / "lro.db"
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("CREATE TABLE other (x)")  # a file in rollback-journal mode
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO other VALUES (1)")
+    threading.Timer(0.2, writer.execute, ("COMMIT",)).start()
+    try:
+        SqliteStore(path).close()
+    finally:
+        writer.close()
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)

@@ -12,6 +12,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 import urllib.parse
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -32,6 +33,7 @@ SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
 # and created if missing.
 MODES = ("ro", "rw", "rwc")
 READ_ONLY_MESSAGE = "the database is read-only: it takes no writes"
+WAL_RETRY_PAUSE = 0.005
 
 
 def _names_as_json(names: Sequence[str]) -> str:
@@ -63,6 +65,7 @@ _CODES = {
     sqlite3.SQLITE_TOOBIG: code_pb2.INVALID_ARGUMENT,
     sqlite3.SQLITE_RANGE: code_pb2.INTERNAL,
 }
+_BUSY = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 _KEY_TAKEN = {sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE}
 
 
@@ -216,12 +219,27 @@ class SqliteConnector(DriverQueries[sqlite3.Connection]):
         try:
             connection.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
             if not self.read_only:  # a write; a read-only file keeps the mode it has
-                connection.execute("PRAGMA journal_mode = WAL")
+                self._use_wal(connection)
             connection.execute(f"PRAGMA synchronous = {self.synchronous}")
         except BaseException:
             connection.close()
             raise
         return connection
+
+    def _use_wal(self, connection: sqlite3.Connection) -> None:
+        """Put the file in WAL mode (it stays so), retried while another connection
+        holds it busy: the change, or WAL recovery by a connection opened at the same
+        time, can refuse at once without waiting the busy timeout."""
+        deadline = time.monotonic() + self.busy_timeout_ms / 1000
+        while True:
+            try:
+                connection.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                busy = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF in _BUSY
+                if not busy or time.monotonic() >= deadline:
+                    raise
+            time.sleep(WAL_RETRY_PAUSE)
 
     def _uri(self) -> str:
         """The file's URI, with the mode to open it in.
