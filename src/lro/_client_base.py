@@ -46,6 +46,7 @@ from lro._core.names import (
     validate_name,
     validate_parent,
     validate_request_id,
+    without_nul,
 )
 from lro._core.waiting import Call, Steps
 from lro._operation_base import cancel_in_store
@@ -148,7 +149,7 @@ class ClientBase:
 
     def _get_now(self, name: str) -> operations_pb2.Operation:
         """The operation ``name`` as stored (blocking)."""
-        return self.store.get(name).operation
+        return self.store.get(without_nul(name)).operation
 
     def _cancel_now(self, name: str) -> operations_pb2.Operation:
         """Cancel ``name`` (blocking); see ``cancel_operation``."""
@@ -178,6 +179,14 @@ class ClientBase:
         self, filter: str, page_size: int, page_token: str, name: str
     ) -> tuple[list[operations_pb2.Operation], str]:
         """One page of operations and the next page's token (see ``list_operations``)."""
+        records, next_token = self._list_records_now(filter, page_size, page_token, name)
+        return [record.operation for record in records], next_token
+
+    def _list_records_now(
+        self, filter: str, page_size: int, page_token: str, name: str
+    ) -> tuple[list[OperationRecord], str]:
+        """``_list_now`` with the records (times, attempts) of the operations; a damaged
+        row is listed as the store's placeholder for it."""
         collection = collection_to_list(name)
         expression = parse_filter(filter)
         limit = normalized_page_size(page_size)
@@ -193,7 +202,7 @@ class ClientBase:
             next_token = sign_page_token(
                 PageCursor(last.create_time_us, last.name), fingerprint, key
             )
-        return [record.operation for record in page], next_token
+        return page, next_token
 
     def _new_record_now(
         self,

@@ -10,6 +10,7 @@ details in the ``lro.store`` log.
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -188,7 +189,16 @@ def test_a_driver_failure_is_an_lro_error_with_its_code(
         _make_call(store, call, record)
     code = FAILURES[kind][0]
     assert caught.value.code == code
-    assert caught.value.message == reason(code)  # plain: no path, host or SQL
+    plain, reference = _plain_and_reference(caught.value.message)
+    assert plain == reason(code)  # plain: no path, host or SQL
     assert HIDDEN_DETAIL in caplog.text  # the details go to the log
+    assert f"[ref {reference}]" in caplog.text  # under the reference the caller got
     if not store_url.startswith("spanner:"):
         assert f": {CALLS[call][0]} failed" in caplog.text  # naming the query that failed
+
+
+def _plain_and_reference(message: str) -> tuple[str, str]:
+    """The plain reason and the reference of a driver error's message."""
+    found = re.fullmatch(r"(.*) \(ref ([0-9a-f]{8})\)", message)
+    assert found is not None, message
+    return found.group(1), found.group(2)

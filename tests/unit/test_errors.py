@@ -44,9 +44,12 @@ def test_from_code_picks_the_registered_class() -> None:
     error = lro.Error.from_code(code_pb2.NOT_FOUND, "gone")
     assert isinstance(error, lro.NotFound)
     assert error.message == "gone"
-    odd = lro.Error.from_code(code_pb2.DATA_LOSS, "lost")
+    odd = lro.Error.from_code(code_pb2.OUT_OF_RANGE, "far")
     assert type(odd) is lro.Error
-    assert odd.code == code_pb2.DATA_LOSS
+    assert odd.code == code_pb2.OUT_OF_RANGE
+    lost = lro.Error.from_code(code_pb2.DATA_LOSS, "lost")
+    assert isinstance(lost, lro.DataLoss)
+    assert lost.message == "lost"
 
 
 def test_messages_name_what_went_wrong() -> None:

@@ -126,7 +126,15 @@ def test_compiles_to_parameters_only() -> None:
     assert compile_filter(parse_filter("done = false"), psycopg_style).sql == "(done = %(f0)s)"
 
 
-SAFE_TEXT = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="*"), max_size=30)
+SAFE_TEXT = st.text(
+    st.characters(exclude_categories=["Cs"], exclude_characters="*\x00"), max_size=30
+)
+
+
+@pytest.mark.parametrize("text", ['name = "a\x00"', "done = true\x00", "\x00"])
+def test_a_nul_byte_is_refused_before_any_backend(text: str) -> None:
+    with pytest.raises(lro.InvalidFilter, match="NUL"):
+        parse_filter(text)
 
 
 @settings(max_examples=150, deadline=None)

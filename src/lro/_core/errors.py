@@ -108,6 +108,17 @@ class Unavailable(Error):
     code = code_pb2.UNAVAILABLE
 
 
+class DataLoss(Error):
+    """Stored data is damaged: an operation's row does not decode."""
+
+    code = code_pb2.DATA_LOSS
+    operation = ""
+
+    def __init__(self, operation: str) -> None:
+        super().__init__(f"operation {operation!r} is damaged in the store and cannot be read")
+        self.operation = operation
+
+
 class InvalidOperationName(InvalidArgument):
     """The operation name is malformed."""
 

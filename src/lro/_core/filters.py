@@ -284,6 +284,8 @@ def parse_filter(text: str) -> Expression | None:
         raise InvalidFilter(f"a filter must be a string, got {type(text).__name__}")
     if len(text) > MAX_FILTER_LENGTH:
         raise InvalidFilter(f"the filter is longer than {MAX_FILTER_LENGTH} characters")
+    if "\x00" in text:  # no backend can compare it; PostgreSQL refuses it in text
+        raise InvalidFilter("the filter must not contain a NUL byte")
     tokens = _tokens(text)
     if not tokens:
         return None

@@ -75,6 +75,14 @@ def validate_name(name: object) -> str:
     return name
 
 
+def without_nul(name: str) -> str:
+    """``name`` if it holds no NUL byte (no backend can look one up; PostgreSQL refuses
+    it in text), else InvalidOperationName."""
+    if "\x00" in name:
+        raise InvalidOperationName(name[:200], "a name must not contain a NUL byte")
+    return name
+
+
 def validate_parent(parent: str) -> str:
     """Return ``parent`` if it is a valid parent resource name for operations."""
     segments = parent.split("/")

@@ -2,13 +2,15 @@
 
 Each backend picks the code by the driver's own classification (SQLite's
 ``sqlite_errorcode``, PostgreSQL's SQLSTATE, google-api-core's exception class). The
-message a caller sees says only what kind of failure it was; the details, which may
-name the database's path, host or SQL, go to the ``lro.store`` log.
+message a caller sees says only what kind of failure it was, and a short reference; the
+details, which may name the database's path, host or SQL, go to the ``lro.store`` log
+under the same reference, so that an operator finds them from what the caller saw.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 
 from google.rpc import code_pb2
 
@@ -37,18 +39,26 @@ def reason(code: int) -> str:
     return _REASONS.get(code, _REASONS[code_pb2.INTERNAL])
 
 
-def store_error(code: int, where: str, action: str, detail: str) -> Error:
-    """The ``lro.Error`` for a driver error: ``code`` and a plain message.
+def store_error(code: int, where: str, action: str, detail: str, plain: str | None = None) -> Error:
+    """The ``lro.Error`` for a driver error: ``code`` and a plain message that ends with
+    a reference, ``(ref 1a2b3c4d)``, which the log line of the details carries too.
 
     Args:
         code: the ``google.rpc.Code`` the backend chose for the driver error.
         where: the store, for the log (no password).
         action: what failed, for the log (a query name, "open", ...).
         detail: the driver's message, for the log.
+        plain: the message, when the backend knows better than ``reason(code)``.
     """
-    LOGGER.warning(
-        "%s: %s failed (%s): %s", where, action, code_pb2.Code.Name(code), detail.strip()
-    )
     if code == code_pb2.NOT_FOUND:  # NotFound is about operations; a missing table is not
         code = code_pb2.FAILED_PRECONDITION
-    return Error.from_code(code, reason(code))
+    reference = secrets.token_hex(4)
+    LOGGER.warning(
+        "[ref %s] %s: %s failed (%s): %s",
+        reference,
+        where,
+        action,
+        code_pb2.Code.Name(code),
+        detail.strip(),
+    )
+    return Error.from_code(code, f"{plain or reason(code)} (ref {reference})")

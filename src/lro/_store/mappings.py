@@ -7,12 +7,22 @@ lists of names as JSON text).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import contextlib
+import logging
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol, cast
 
 import google.longrunning.operations_proto_pb2 as operations_pb2
+from google.protobuf.message import DecodeError
+from google.rpc import code_pb2, status_pb2
 
+from lro._core.errors import DataLoss
 from lro._store.base import OperationRecord, TargetKind, WaitPlan, Wakeup
+
+LOGGER = logging.getLogger("lro.store")
+# What a damaged row raises as it is decoded: bad bytes, a number or base64 that is not
+# one (binascii.Error and UnicodeDecodeError are ValueErrors), a value of another type.
+UNDECODABLE = (DecodeError, ValueError, TypeError)
 
 OPERATION_READ_COLUMNS = (
     "name",
@@ -60,22 +70,76 @@ class ColumnRow(Protocol):
 
 
 def record_from_columns(row: ColumnRow) -> OperationRecord:
-    """The record in a row of lro's operations table (the inverse of ``column_values``)."""
-    state = row["state"]
-    return OperationRecord(
-        operation=operations_pb2.Operation.FromString(bytes(row["operation"])),
-        state=bytes(state) if state is not None else None,
-        resume_point=str(row["resume_point"]),
-        resume_target=str(row["resume_target"]),
-        version=int(row["version"]),
-        create_time_us=int(row["create_time_us"]),
-        update_time_us=int(row["update_time_us"]),
-        attempts=int(row["attempts"]),
-        last_error=str(row["last_error"]),
-        wait_timed_out=bool(row["wait_timed_out"]),
-        trace_context=str(row["trace_context"]),
-        request_id=str(row["request_id"] or ""),
+    """The record in a row of lro's operations table (the inverse of ``column_values``);
+    DataLoss if the row does not decode."""
+    name = str(row["name"])
+    with decoding(name):
+        state = row["state"]
+        record = OperationRecord(
+            operation=operations_pb2.Operation.FromString(bytes(row["operation"])),
+            state=bytes(state) if state is not None else None,
+            resume_point=str(row["resume_point"]),
+            resume_target=str(row["resume_target"]),
+            version=int(row["version"]),
+            create_time_us=int(row["create_time_us"]),
+            update_time_us=int(row["update_time_us"]),
+            attempts=int(row["attempts"]),
+            last_error=str(row["last_error"]),
+            wait_timed_out=bool(row["wait_timed_out"]),
+            trace_context=str(row["trace_context"]),
+            request_id=str(row["request_id"] or ""),
+        )
+    return named(record, name)
+
+
+def listed_from_columns(row: ColumnRow) -> OperationRecord:
+    """``record_from_columns``, or a placeholder if the row is damaged (see
+    ``damaged_record``), in its place in (create time, name) order."""
+    try:
+        return record_from_columns(row)
+    except DataLoss as exc:
+        times = whole_or_zero(row["create_time_us"]), whole_or_zero(row["update_time_us"])
+        return damaged_record(exc, *times)
+
+
+@contextlib.contextmanager
+def decoding(name: str) -> Iterator[None]:
+    """What fails to decode in the block (bytes, a number, base64) is DataLoss of ``name``;
+    the details go to the ``lro.store`` log."""
+    try:
+        yield
+    except UNDECODABLE as exc:
+        LOGGER.error("operation %r does not decode: %s: %s", name, type(exc).__name__, exc)
+        raise DataLoss(name) from None
+
+
+def named(record: OperationRecord, name: str) -> OperationRecord:
+    """``record`` if its operation carries the row's ``name``, else DataLoss."""
+    if record.name != name:
+        LOGGER.error("the row of %r holds an operation named %r", name, record.name)
+        raise DataLoss(name)
+    return record
+
+
+def damaged_record(exc: DataLoss, create_time_us: int, update_time_us: int) -> OperationRecord:
+    """What a listing shows of a damaged row: an operation of its name, done, with
+    DATA_LOSS as its error, so that one bad row hides none of the others."""
+    operation = operations_pb2.Operation(
+        name=exc.operation,
+        done=True,
+        error=status_pb2.Status(code=code_pb2.DATA_LOSS, message=exc.message),
     )
+    return OperationRecord(
+        operation=operation, create_time_us=create_time_us, update_time_us=update_time_us
+    )
+
+
+def whole_or_zero(value: Any) -> int:
+    """``value`` as an int, 0 if it is not one (the column of a damaged row)."""
+    try:
+        return int(value)
+    except UNDECODABLE:
+        return 0
 
 
 def column_values(record: OperationRecord) -> dict[str, Any]:

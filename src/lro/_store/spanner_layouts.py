@@ -11,13 +11,17 @@ from typing import Any, Protocol
 
 import google.longrunning.operations_proto_pb2 as operations_pb2
 
-from lro._core.errors import InvalidArgument
+from lro._core.errors import DataLoss, InvalidArgument
 from lro._store.base import OperationRecord
 from lro._store.mappings import (
     OPERATION_READ_COLUMNS,
     OPERATION_WRITE_COLUMNS,
     column_values,
+    damaged_record,
+    decoding,
+    named,
     record_from_columns,
+    whole_or_zero,
 )
 
 OWN_TABLE = "lro_operations"
@@ -58,6 +62,8 @@ class Layout(Protocol):
 
     def record_from_row(self, row: Sequence[Any]) -> OperationRecord: ...
 
+    def listed_from_row(self, row: Sequence[Any]) -> OperationRecord: ...
+
     def row_values(self, record: OperationRecord) -> list[Any]: ...
 
     def next_version(self, record: OperationRecord, expected_version: int) -> int: ...
@@ -72,11 +78,21 @@ class OwnLayout:
         self.write_columns = list(OPERATION_WRITE_COLUMNS)
 
     def record_from_row(self, row: Sequence[Any]) -> OperationRecord:
-        """The record in a row read with ``read_columns``."""
+        """The record in a row read with ``read_columns``; DataLoss if it is damaged."""
         values = dict(zip(self.read_columns, row, strict=True))
-        values["operation"] = from_bytes_value(values["operation"]) or b""
-        values["state"] = from_bytes_value(values["state"])
+        with decoding(str(values["name"])):
+            values["operation"] = from_bytes_value(values["operation"]) or b""
+            values["state"] = from_bytes_value(values["state"])
         return record_from_columns(values)
+
+    def listed_from_row(self, row: Sequence[Any]) -> OperationRecord:
+        """``record_from_row``, or the placeholder of a damaged row (``damaged_record``)."""
+        try:
+            return self.record_from_row(row)
+        except DataLoss as exc:
+            values = dict(zip(self.read_columns, row, strict=True))
+            create_time_us = whole_or_zero(values["create_time_us"])
+            return damaged_record(exc, create_time_us, whole_or_zero(values["update_time_us"]))
 
     def row_values(self, record: OperationRecord) -> list[Any]:
         """The values for ``write_columns``."""
@@ -113,18 +129,27 @@ class GoLayout:
             self.filter_fields.add("update_time")
 
     def record_from_row(self, row: Sequence[Any]) -> OperationRecord:
-        """The record in a row read with ``read_columns``."""
+        """The record in a row read with ``read_columns``; DataLoss if it is damaged."""
         values = dict(zip(self.read_columns, row, strict=True))
-        update_time = values.get("UpdateTime")
-        update_time_us = _micros(update_time) if update_time is not None else 0
-        record = OperationRecord(
-            operation=_operation_from(values["Operation"]),
-            state=from_bytes_value(values["State"]),
-            resume_point=values["ResumePoint"] or "",
-            resume_target=values.get("Method") or "",
-            update_time_us=update_time_us,
-        )
-        return record.replace(version=content_version(record))
+        name = str(values["key"])
+        with decoding(name):
+            update_time = values.get("UpdateTime")
+            update_time_us = _micros(update_time) if update_time is not None else 0
+            record = OperationRecord(
+                operation=_operation_from(values["Operation"]),
+                state=from_bytes_value(values["State"]),
+                resume_point=values["ResumePoint"] or "",
+                resume_target=values.get("Method") or "",
+                update_time_us=update_time_us,
+            )
+        return named(record, name).replace(version=content_version(record))
+
+    def listed_from_row(self, row: Sequence[Any]) -> OperationRecord:
+        """``record_from_row``, or the placeholder of a damaged row (``damaged_record``)."""
+        try:
+            return self.record_from_row(row)
+        except DataLoss as exc:
+            return damaged_record(exc, 0, 0)
 
     def row_values(self, record: OperationRecord) -> list[Any]:
         """The values for ``write_columns`` (``key`` is computed by Spanner)."""

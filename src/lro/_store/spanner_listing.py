@@ -42,7 +42,7 @@ def _own_page(layout: OwnLayout, query: ListQuery, run: Query) -> list[Operation
     sql = _QUERIES["list_own"].format(columns=", ".join(layout.read_columns))
     params = {**compiled.params, **keyset_parameters(query)}
     rows = run(sql.replace(FILTER_SLOT, compiled.sql), params)
-    return [layout.record_from_row(row) for row in rows]
+    return [layout.listed_from_row(row) for row in rows]
 
 
 def _go_page(layout: GoLayout, query: ListQuery, run: Query) -> list[OperationRecord]:
@@ -63,7 +63,7 @@ def _go_page(layout: GoLayout, query: ListQuery, run: Query) -> list[OperationRe
             "after_name": after_name,
             "limit": GO_SCAN_BATCH,
         }
-        records = [layout.record_from_row(row) for row in run(sql, params)]
+        records = [layout.listed_from_row(row) for row in run(sql, params)]
         page.extend(r for r in records if matches(query.filter, _filter_values(r)))
         if len(records) < GO_SCAN_BATCH:
             break

@@ -30,6 +30,7 @@ from lro._store.connectors.base import Connector, Queries
 from lro._store.mappings import (
     ColumnRow,
     column_values,
+    listed_from_columns,
     local_children,
     planned_wakeup,
     record_from_columns,
@@ -132,14 +133,19 @@ class SqlStore:
             **compiled.params,
             **keyset_parameters(query),
         )
-        return [record_from_columns(row) for row in rows]
+        return [listed_from_columns(row) for row in rows]
 
     def page_token_key(self) -> bytes:
-        """The key that signs page tokens: made once, kept in the database."""
+        """The key that signs page tokens: made once, kept in the database.
+
+        Read only, where the schema made it (SQLite); else made by the first to ask.
+        """
         if self._page_token_key is None:
-            setting = {"name": PAGE_TOKEN_KEY_SETTING, "value": secrets.token_bytes(32)}
-            self.connector.execute("insert_setting", **setting)
-            row = self.connector.one("get_setting", **setting)
+            row = self.connector.one("get_setting", name=PAGE_TOKEN_KEY_SETTING)
+            if row is None:
+                setting = {"name": PAGE_TOKEN_KEY_SETTING, "value": secrets.token_bytes(32)}
+                self.connector.execute("insert_setting", **setting)
+                row = self.connector.one("get_setting", name=PAGE_TOKEN_KEY_SETTING)
             assert row is not None
             self._page_token_key = bytes(row["value"])
         return self._page_token_key
@@ -313,6 +319,9 @@ class SqliteStore(SqlStore):
     Changes made by other processes (or other stores on the same file) wake this
     store's waiters within ``change_poll_interval`` seconds; 0 turns that watch off.
     ``clock`` gives every time written (``lro.testing`` passes its fake clock).
+    ``mode`` opens the file as SQLite's URIs say: ``"rwc"`` (created if missing),
+    ``"rw"`` (it must exist) or ``"ro"`` (read-only: reads work, writes raise
+    FailedPrecondition).
     """
 
     def __init__(
@@ -324,6 +333,7 @@ class SqliteStore(SqlStore):
         max_connections: int = 8,
         change_poll_interval: float = DEFAULT_CHANGE_POLL_INTERVAL,
         clock: Clock = SYSTEM_CLOCK,
+        mode: str = "rwc",
     ) -> None:
         from lro._store.connectors.sqlite import SqliteConnector
 
@@ -333,6 +343,7 @@ class SqliteStore(SqlStore):
             busy_timeout_ms=busy_timeout_ms,
             max_connections=max_connections,
             change_poll_interval=change_poll_interval,
+            mode=mode,
         )
         self.path = connector.path
         self.synchronous = connector.synchronous

@@ -26,12 +26,16 @@ def default_url() -> str:
     return os.environ.get(DATABASE_URL_ENV) or DEFAULT_DATABASE_URL
 
 
-def open_store(url: str | SpannerConfig, *, clock: Clock = SYSTEM_CLOCK) -> Store:
+def open_store(
+    url: str | SpannerConfig, *, clock: Clock = SYSTEM_CLOCK, create: bool = True
+) -> Store:
     """The store that ``url`` names.
 
     ``sqlite:///relative.db`` and ``sqlite:////absolute.db`` open SQLite files; the
-    options ``synchronous`` (FULL, NORMAL, ...), ``busy_timeout_ms`` and
-    ``change_poll_ms`` may follow as a query string. ``postgresql://`` (or
+    options ``synchronous`` (FULL, NORMAL, ...), ``busy_timeout_ms``,
+    ``change_poll_ms`` and ``mode`` (``ro`` for read-only, ``rw``, ``rwc``) may follow
+    as a query string. ``create=False`` never makes a SQLite file: one that is missing
+    is FailedPrecondition. ``postgresql://`` (or
     ``postgres://``) URLs open PostgreSQL (the ``lro[postgres]`` extra); see
     ``parse_postgres_url`` for their options. ``spanner:///projects/P/instances/I/databases/D``
     (options ``table`` and ``database_role``) or a ``SpannerConfig`` opens Cloud Spanner.
@@ -41,7 +45,7 @@ def open_store(url: str | SpannerConfig, *, clock: Clock = SYSTEM_CLOCK) -> Stor
         return _spanner_store()(url, clock=clock)
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
-        return _open_sqlite(url, parts.netloc, parts.path, parts.query, clock)
+        return _open_sqlite(url, parts.netloc, parts.path, parts.query, clock=clock, create=create)
     if parts.scheme in SCHEMES:
         return _open_postgres(url, clock)
     if parts.scheme == "spanner":
@@ -74,7 +78,9 @@ def spanner_config(url: str) -> SpannerConfig:
     return SpannerConfig(segments[1], segments[3], segments[5], role or None, table or None)
 
 
-def _open_sqlite(url: str, host: str, path: str, query: str, clock: Clock) -> SqliteStore:
+def _open_sqlite(
+    url: str, host: str, path: str, query: str, *, clock: Clock, create: bool
+) -> SqliteStore:
     if host or not path.startswith("/") or len(path) < 2:
         raise InvalidArgument(
             f"bad SQLite URL {url!r}: expected sqlite:///relative.db or sqlite:////abs.db"
@@ -83,6 +89,9 @@ def _open_sqlite(url: str, host: str, path: str, query: str, clock: Clock) -> Sq
     synchronous = options.pop("synchronous", "FULL")
     busy_timeout = options.pop("busy_timeout_ms", "5000")
     change_poll = options.pop("change_poll_ms", str(round(DEFAULT_CHANGE_POLL_INTERVAL * 1000)))
+    mode = options.pop("mode", "rwc" if create else "rw")
+    if mode == "rwc" and not create:
+        mode = "rw"
     if options:
         raise InvalidArgument(f"unknown SQLite URL options {sorted(options)} in {url!r}")
     for option, value in (("busy_timeout_ms", busy_timeout), ("change_poll_ms", change_poll)):
@@ -94,6 +103,7 @@ def _open_sqlite(url: str, host: str, path: str, query: str, clock: Clock) -> Sq
         busy_timeout_ms=int(busy_timeout),
         change_poll_interval=int(change_poll) / 1000,
         clock=clock,
+        mode=mode,
     )
 
 

@@ -7,12 +7,15 @@ import importlib.metadata
 import sys
 from collections.abc import Sequence
 
-from lro._client import Client
 from lro._core.errors import Error
 from lro._store.urls import DATABASE_URL_ENV, default_url
 from lro.cli._demo import run_demo
 from lro.cli._logging import add_log_level
-from lro.cli._operations import add_operation_commands, run_operation_command
+from lro.cli._operations import (
+    add_operation_commands,
+    operations_client,
+    run_operation_command,
+)
 from lro.cli._security import add_security_options, security_from_args
 from lro.cli._worker import add_worker_command, run_worker
 
@@ -71,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.access_log,
             )
             return run_serve(args.db or default_url(), options, security=security_from_args(args))
-        with Client(args.db or default_url(), worker=False) as client:
+        with operations_client(args.db or default_url()) as client:
             return run_operation_command(client, args)
     except Error as exc:
         print(f"lro: {type(exc).__name__}: {exc.message}", file=sys.stderr)

@@ -8,10 +8,10 @@ import sys
 from typing import Any
 
 import google.longrunning.operations_proto_pb2 as operations_pb2
-from google.protobuf import json_format
 
 from lro._client import Client
-from lro._store.urls import DATABASE_URL_ENV
+from lro._core.operation_json import operation_json
+from lro._store.urls import DATABASE_URL_ENV, open_store
 from lro.cli import _terminal
 
 NAMED = {
@@ -60,6 +60,12 @@ def add_operation_commands(commands: Any) -> None:
     _db_option(listing)
 
 
+def operations_client(url: str) -> Client:
+    """The client of the commands of ``add_operation_commands``: none of them makes a
+    database (a missing SQLite file is an error), and none runs a worker."""
+    return Client(open_store(url, create=False), worker=False)
+
+
 def run_operation_command(client: Client, args: argparse.Namespace) -> int:
     """Run one of the commands of ``add_operation_commands``, print its result and
     return the exit status."""
@@ -75,23 +81,24 @@ def run_operation_command(client: Client, args: argparse.Namespace) -> int:
         operation = client.cancel_operation(args.name)
     else:
         operation = _terminal.watch_wait(client, args.name, args.timeout)
-    print(json_format.MessageToJson(operation))
+    print(json.dumps(operation_json(operation), indent=2))
     return _wait_status(operation) if args.command == "wait" else 0
 
 
 def _list(client: Client, args: argparse.Namespace) -> None:
-    operations, token = client.list_operations(
-        args.filter, args.page_size, args.page_token, name=args.collection
+    records, token = client._list_records_now(
+        args.filter, args.page_size, args.page_token, args.collection
     )
+    operations = [record.operation for record in records]
     output = args.output or ("table" if _terminal.is_terminal(sys.stdout) else "json")
     if output == "table":
-        lines = _terminal.list_table(client, operations) if operations else ["no operations"]
+        lines = _terminal.list_table(records) if records else ["no operations"]
         print("\n".join(lines))
         if token:
             print(f"next page: --page-token {token}")
         return
     for operation in operations:
-        print(json.dumps(json_format.MessageToDict(operation)))
+        print(json.dumps(operation_json(operation)))
     if token:
         print(json.dumps({"nextPageToken": token}))
 

@@ -19,6 +19,7 @@ import google.longrunning.operations_proto_pb2 as operations_pb2
 
 from lro._client import Client
 from lro._core.operation_json import operation_json
+from lro._store.base import OperationRecord
 from lro.serving._dashboard.views import (
     PROGRESS_FIELDS,
     code_name,
@@ -131,12 +132,11 @@ def table(rows: Sequence[Sequence[str]]) -> list[str]:
     ]
 
 
-def list_table(client: Client, operations: Sequence[operations_pb2.Operation]) -> list[str]:
+def list_table(records: Sequence[OperationRecord]) -> list[str]:
     """The lines of ``lro list`` on a terminal: a header and one row per operation."""
-    records = client.store.get_many([operation.name for operation in operations])
     rows: list[Sequence[str]] = [TABLE_COLUMNS]
-    for operation in operations:
-        row: dict[str, Any] = summary(operation, records.get(operation.name))
+    for record in records:
+        row: dict[str, Any] = summary(record.operation, record)
         progress = row["progress"]
         rows.append(
             (

@@ -18,6 +18,7 @@ from lro._wait import latest_in_store
 from lro.aio import Client as AsyncClient
 from lro.aio._client import face_of
 from lro.serving._auth import AuthArgument, ServiceAuth
+from lro.serving._grpc_handlers import operations_handler
 from lro.serving._guards import protect, protect_async
 from lro.serving._requests import (
     DEFAULT_MAX_WAIT,
@@ -74,8 +75,9 @@ class OperationsServicer(operations_grpc.OperationsServicer):
         protect(self, ServiceAuth.of(auth))
 
     def add_to_server(self, server: grpc.Server) -> None:
-        """Register this servicer on ``server``."""
-        operations_grpc.add_OperationsServicer_to_server(self, server)  # type: ignore[no-untyped-call]
+        """Register this servicer on ``server`` (a body that does not decode is
+        INVALID_ARGUMENT)."""
+        server.add_generic_rpc_handlers((operations_handler(self, asynchronous=False),))
 
     def GetOperation(  # noqa: N802 (the RPC's name)
         self, request: operations_pb2.GetOperationRequest, context: grpc.ServicerContext
@@ -159,8 +161,9 @@ class AsyncOperationsServicer(operations_grpc.OperationsServicer):
         protect_async(self, ServiceAuth.of(auth))
 
     def add_to_server(self, server: grpc.aio.Server) -> None:
-        """Register this servicer on ``server``."""
-        operations_grpc.add_OperationsServicer_to_server(self, server)  # type: ignore[no-untyped-call]
+        """Register this servicer on ``server`` (a body that does not decode is
+        INVALID_ARGUMENT)."""
+        server.add_generic_rpc_handlers((operations_handler(self, asynchronous=True),))
 
     async def GetOperation(  # noqa: N802
         self,

@@ -21,7 +21,6 @@ and the resume endpoint that Cloud Tasks calls (only with ``resume_auth``):
 from __future__ import annotations
 
 import asyncio
-import base64
 import functools
 import json
 import logging
@@ -43,6 +42,7 @@ from lro._client import Client
 from lro._client_base import ClientBase
 from lro._core.errors import Error, InvalidArgument, NotFound, PermissionDenied
 from lro._core.names import COLLECTION
+from lro._core.operation_json import message_json
 from lro._resume.auth import ResumeAuthenticator
 from lro._resume.endpoint import DEFAULT_MAX_ATTEMPTS, resume_now
 from lro.aio import Client as AsyncClient
@@ -58,6 +58,7 @@ from lro.serving._requests import (
 from lro.serving._status import HTTP_STATUS, error_status
 
 MAX_BODY_BYTES = 64 * 1024
+MAX_INT32 = 2**31 - 1
 AUTH_THREADS = 2  # certificate fetches are single-flight; more threads would only wait
 RESUME_THREADS = 8
 HEALTH_PROBE = "operations/lro-healthz"  # read by /healthz; need not exist
@@ -69,27 +70,6 @@ class PayloadTooLarge(Error):
     """The request body is too large."""
 
     code = code_pb2.RESOURCE_EXHAUSTED
-
-
-def _message_json(message: Message) -> object:
-    """Proto3 JSON of ``message``; an Any of a type unknown here keeps its bytes."""
-    try:
-        return json_format.MessageToDict(message)
-    except (TypeError, KeyError):
-        if not isinstance(message, operations_pb2.Operation):
-            raise
-    bare = operations_pb2.Operation()
-    bare.CopyFrom(message)
-    opaque = {}
-    for field in ("metadata", "response"):
-        if bare.HasField(field):
-            packed = getattr(bare, field)
-            opaque[field] = {
-                "@type": packed.type_url,
-                "value": base64.b64encode(packed.value).decode(),
-            }
-            bare.ClearField(field)
-    return {**json_format.MessageToDict(bare), **opaque}
 
 
 def _error_response(exc: BaseException) -> JSONResponse:
@@ -125,10 +105,14 @@ async def _parsed(request: Request, message: Message) -> Message:
 
 
 def _page_size(text: str) -> int:
+    """The ``pageSize`` query parameter: a whole number that fits the proto's int32."""
     try:
-        return int(text or "0")
+        size = int(text or "0")
     except ValueError:
         raise InvalidArgument(f"pageSize must be a whole number, got {text[:40]!r}") from None
+    if not 0 <= size <= MAX_INT32:
+        raise InvalidArgument(f"pageSize must be between 0 and {MAX_INT32}, got {text[:40]}")
+    return size
 
 
 async def _until_disconnected(request: Request) -> None:
@@ -254,7 +238,7 @@ def _endpoint(handle: Endpoint) -> Callable[[Request], Awaitable[Response]]:
             return _error_response(exc)
         if message is None:
             return Response(b"{}", media_type="application/json")
-        return Response(json.dumps(_message_json(message)), media_type="application/json")
+        return Response(json.dumps(message_json(message)), media_type="application/json")
 
     return endpoint
 

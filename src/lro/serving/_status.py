@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 
 import google.rpc.code_pb2 as code_pb2
 import grpc
@@ -42,9 +43,10 @@ def error_status(exc: BaseException) -> tuple[int, str]:
     """``(google.rpc.Code, message)`` to answer for ``exc``.
 
     An ``lro.Error`` keeps its code and message; anything else is a bug, logged with
-    its traceback and answered INTERNAL without details.
+    its traceback under a reference, and answered INTERNAL with only that reference.
     """
     if isinstance(exc, Error):
         return exc.code, exc.message
-    LOGGER.error("unexpected error while serving", exc_info=exc)
-    return code_pb2.INTERNAL, "internal error"
+    reference = secrets.token_hex(4)
+    LOGGER.error("[ref %s] unexpected error while serving", reference, exc_info=exc)
+    return code_pb2.INTERNAL, f"internal error (ref {reference})"

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 import threading
+import time
+import urllib.parse
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from google.rpc import code_pb2
 
-from lro._core.errors import Error, InvalidArgument, Unavailable
+from lro._core.errors import Error, FailedPrecondition, InvalidArgument, Unavailable
 from lro._core.filters import OPERATION_COLUMNS, SqlDialect
 from lro._store.base import now_us
 from lro._store.connectors.base import Dialect, DriverQueries, query_texts
@@ -26,6 +29,11 @@ from lro._store.queries import load_migrations
 from lro._store.sqlite_watch import DEFAULT_CHANGE_POLL_INTERVAL, DataVersionWatcher
 
 SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
+# How a file is opened, as SQLite's URIs say it: read-only, read-write, or read-write
+# and created if missing.
+MODES = ("ro", "rw", "rwc")
+READ_ONLY_MESSAGE = "the database is read-only: it takes no writes"
+WAL_RETRY_PAUSE = 0.005
 
 
 def _names_as_json(names: Sequence[str]) -> str:
@@ -57,6 +65,7 @@ _CODES = {
     sqlite3.SQLITE_TOOBIG: code_pb2.INVALID_ARGUMENT,
     sqlite3.SQLITE_RANGE: code_pb2.INTERNAL,
 }
+_BUSY = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 _KEY_TAKEN = {sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE}
 
 
@@ -88,7 +97,10 @@ class SqliteConnector(DriverQueries[sqlite3.Connection]):
         busy_timeout_ms: int = 5000,
         max_connections: int = 8,
         change_poll_interval: float = DEFAULT_CHANGE_POLL_INTERVAL,
+        mode: str = "rwc",
     ) -> None:
+        if mode not in MODES:
+            raise InvalidArgument(f"mode must be one of {MODES}, got {mode!r}")
         if synchronous.upper() not in SYNCHRONOUS_LEVELS:
             raise InvalidArgument(
                 f"synchronous must be one of {SYNCHRONOUS_LEVELS}, got {synchronous!r}"
@@ -100,6 +112,12 @@ class SqliteConnector(DriverQueries[sqlite3.Connection]):
                 "use a file, such as sqlite:///lro.db (or a temporary folder in tests)"
             )
         self.path = Path(path)
+        if mode != "rwc" and not self.path.is_file():
+            raise FailedPrecondition(f"there is no SQLite database at {str(self.path)!r}")
+        self.mode = mode
+        # A file this process may not write (another user's, 0444) is opened read-only
+        # too: SQLite would, and then fail each write; here a write says why.
+        self.read_only = mode == "ro" or (self.path.exists() and not os.access(self.path, os.W_OK))
         self.synchronous = synchronous.upper()
         self.busy_timeout_ms = busy_timeout_ms
         self.change_poll_interval = change_poll_interval
@@ -137,7 +155,10 @@ class SqliteConnector(DriverQueries[sqlite3.Connection]):
 
     def _translate(self, exc: Exception, action: str) -> Error:
         assert isinstance(exc, sqlite3.Error)
-        return store_error(sqlite_code(exc), f"SQLite {str(self.path)!r}", action, str(exc))
+        read_only = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF == sqlite3.SQLITE_READONLY
+        plain = READ_ONLY_MESSAGE if read_only else None
+        where = f"SQLite {str(self.path)!r}"
+        return store_error(sqlite_code(exc), where, action, str(exc), plain)
 
     @contextlib.contextmanager
     def _begin(self, connection: sqlite3.Connection) -> Iterator[None]:
@@ -193,34 +214,80 @@ class SqliteConnector(DriverQueries[sqlite3.Connection]):
 
     def _open_connection(self) -> sqlite3.Connection:
         connection = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=0
+            self._uri(), isolation_level=None, check_same_thread=False, timeout=0, uri=True
         )
         try:
             connection.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
-            connection.execute("PRAGMA journal_mode = WAL")
+            if not self.read_only:  # a write; a read-only file keeps the mode it has
+                self._use_wal(connection)
             connection.execute(f"PRAGMA synchronous = {self.synchronous}")
         except BaseException:
             connection.close()
             raise
         return connection
 
+    def _use_wal(self, connection: sqlite3.Connection) -> None:
+        """Put the file in WAL mode (it stays so), retried while another connection
+        holds it busy: the change, or WAL recovery by a connection opened at the same
+        time, can refuse at once without waiting the busy timeout."""
+        deadline = time.monotonic() + self.busy_timeout_ms / 1000
+        while True:
+            try:
+                connection.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                busy = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF in _BUSY
+                if not busy or time.monotonic() >= deadline:
+                    raise
+            time.sleep(WAL_RETRY_PAUSE)
+
+    def _uri(self) -> str:
+        """The file's URI, with the mode to open it in.
+
+        A read-only file in WAL mode needs its ``-shm`` file, which SQLite makes next to
+        it. In a folder this process cannot write, without one (so no writer has the
+        file open), the file is opened as immutable: read as it is, without locks.
+        """
+        path = self.path.absolute()
+        uri = f"file:{urllib.parse.quote(str(path))}?mode={'ro' if self.read_only else self.mode}"
+        shared_memory = path.with_name(path.name + "-shm")
+        if self.read_only and not shared_memory.exists() and not os.access(path.parent, os.W_OK):
+            uri += "&immutable=1"
+        return uri
+
     def _migrate(self) -> None:
-        """Apply the migrations this file lacks, in one write transaction."""
-        with (
-            self._translated("migrate"),
-            self.connection() as connection,
-            self._begin(connection),
-        ):
-            connection.execute(self._sql["create_migrations_table"])
-            applied = {row[0] for row in connection.execute(self._sql["applied_migrations"])}
-            for number, file_name, sql in load_migrations("sqlite"):
-                if number not in applied:
-                    for statement in _statements(sql):
-                        connection.execute(statement)
-                    connection.execute(
-                        self._sql["record_migration"],
-                        {"number": number, "file_name": file_name, "applied_time_us": now_us()},
-                    )
+        """Apply the migrations this file lacks, in one write transaction; a file that
+        lacks none is only read, so that a read-only one opens."""
+        with self._translated("migrate"), self.connection() as connection:
+            if self._up_to_date(connection):
+                return
+            if self.read_only:
+                raise FailedPrecondition(
+                    "the SQLite database is read-only and lacks lro's newest tables; "
+                    "open it once for writing to bring it up to date"
+                )
+            with self._begin(connection):
+                self._apply_migrations(connection)
+
+    def _up_to_date(self, connection: sqlite3.Connection) -> bool:
+        """Whether every migration is applied (a read only)."""
+        if connection.execute(self._sql["migrations_table_exists"]).fetchone() is None:
+            return False
+        applied = {row[0] for row in connection.execute(self._sql["applied_migrations"])}
+        return all(number in applied for number, _, _ in load_migrations("sqlite"))
+
+    def _apply_migrations(self, connection: sqlite3.Connection) -> None:
+        """In the transaction begun on ``connection``: the migrations it lacks."""
+        connection.execute(self._sql["create_migrations_table"])
+        applied = {row[0] for row in connection.execute(self._sql["applied_migrations"])}
+        for number, file_name, sql in load_migrations("sqlite"):
+            if number not in applied:
+                for statement in _statements(sql):
+                    connection.execute(statement)
+                connection.execute(
+                    self._sql["record_migration"],
+                    {"number": number, "file_name": file_name, "applied_time_us": now_us()},
+                )
 
 
 def _statements(sql: str) -> list[str]:

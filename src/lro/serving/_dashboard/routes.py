@@ -122,9 +122,8 @@ class _Api:
         )
 
     def _operations(self, collection: str, filter: str, size: int, token: str) -> object:
-        operations, next_token = self.client._list_now(filter, size, token, collection)
-        records = self.client.store.get_many([operation.name for operation in operations])
-        rows = [summary(operation, records.get(operation.name)) for operation in operations]
+        records, next_token = self.client._list_records_now(filter, size, token, collection)
+        rows = [summary(record.operation, record) for record in records]
         return {"operations": rows, "nextPageToken": next_token}
 
     async def operation(self, request: Request) -> object:

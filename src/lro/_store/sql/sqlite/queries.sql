@@ -5,6 +5,9 @@ CREATE TABLE IF NOT EXISTS lro_migrations (
     applied_time_us INTEGER NOT NULL
 )
 
+-- name: migrations_table_exists
+SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'lro_migrations'
+
 -- name: applied_migrations
 SELECT number FROM lro_migrations
 
