@@ -14,6 +14,7 @@ from lro import _telemetry as telemetry
 from lro._core.anys import type_name
 from lro._core.backoff import backoff_delays
 from lro._core.errors import Aborted
+from lro._core.filters import Expression
 from lro._core.listing import ListQuery
 from lro._store.notify import ChangeHub
 from lro._store.turns import write_turn
@@ -321,4 +322,37 @@ class WakeupStore(Store, Protocol):
 
     def get_wakeup(self, name: str) -> Wakeup | None:
         """The wake-up of operation ``name``, if one is pending."""
+        ...
+
+
+# Retention ---------------------------------------------------------------------------------
+
+PURGE_BATCH = 500
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PurgeQuery:
+    """Which operations a purge deletes: the done ones of ``collection`` last updated
+    before ``before_us`` (store clock) that match ``filter``, at most ``limit`` a batch.
+
+    A done operation that a pending durable wait still waits for is kept.
+    """
+
+    collection: str
+    filter: Expression | None
+    before_us: int
+    limit: int = PURGE_BATCH
+
+
+class PurgingStore(Store, Protocol):
+    """A store that can purge (optional: the SQL stores and Spanner have it)."""
+
+    def purge_batch(self, query: PurgeQuery) -> int:
+        """Delete up to ``query.limit`` of the operations ``query`` selects, and their
+        wake-ups, in one short transaction; how many went. A running operation, or
+        one written since it was read, is never deleted."""
+        ...
+
+    def count_purgeable(self, query: PurgeQuery) -> int:
+        """How many operations ``query`` selects now (deleting nothing)."""
         ...

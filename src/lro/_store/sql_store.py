@@ -19,6 +19,7 @@ from lro._core.listing import ListQuery, keyset_parameters
 from lro._store.base import (
     UNSERVED_HANDLERS_LIMIT,
     OperationRecord,
+    PurgeQuery,
     StaleVersion,
     WaitPlan,
     Wakeup,
@@ -133,6 +134,31 @@ class SqlStore:
             assert row is not None
             self._page_token_key = bytes(row["value"])
         return self._page_token_key
+
+    # Retention (see lro._store.base.PurgingStore) -------------------------------------
+
+    def purge_batch(self, query: PurgeQuery) -> int:
+        """Delete up to ``query.limit`` of the operations ``query`` selects (one
+        statement, its own transaction); how many went."""
+        return len(self._select_purgeable("purge_operations", query, limit=query.limit))
+
+    def count_purgeable(self, query: PurgeQuery) -> int:
+        """How many operations ``query`` selects now."""
+        rows = self._select_purgeable("count_purgeable", query)
+        return int(rows[0]["purgeable"]) if rows else 0
+
+    def _select_purgeable(
+        self, query_name: str, query: PurgeQuery, **extra: object
+    ) -> list[ColumnRow]:
+        compiled = compile_filter(query.filter, self.connector.dialect.filters)
+        return self.connector.all(
+            query_name,
+            filter_sql=compiled.sql,
+            **compiled.params,
+            collection=query.collection,
+            before_us=query.before_us,
+            **extra,
+        )
 
     # Durable waits (see lro._store.base.WakeupStore) -----------------------------------
 
