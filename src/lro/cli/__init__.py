@@ -12,6 +12,7 @@ from lro._store.urls import DATABASE_URL_ENV, default_url
 from lro.cli._demo import run_demo
 from lro.cli._logging import add_log_level
 from lro.cli._operations import add_operation_commands, run_operation_command
+from lro.cli._purge import add_purge_command, run_purge
 from lro.cli._security import add_security_options, security_from_args
 from lro.cli._worker import add_worker_command, run_worker
 
@@ -23,6 +24,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--db", default="sqlite:///lro-demo.db", help="store URL")
     add_operation_commands(commands)
     add_worker_command(commands)
+    add_purge_command(commands)
     serve = commands.add_parser("serve", help="serve google.longrunning.Operations")
     serve.add_argument(
         "--db", default=None, help=f"store URL (default ${DATABASE_URL_ENV} or lro.db)"
@@ -55,7 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 security=security_from_args(args),
             )
         with Client(args.db or default_url(), worker=False) as client:
-            return run_operation_command(client, args)
+            run = run_purge if args.command == "purge" else run_operation_command
+            return run(client, args)
     except Error as exc:
         print(f"lro: {type(exc).__name__}: {exc.message}", file=sys.stderr)
         return 1
