@@ -108,3 +108,17 @@ def test_the_asyncio_face_purges(store_url: str) -> None:
             return await client.purge(older_than=60)
 
     assert asyncio.run(main()) == 1
+
+
+def test_a_purge_of_every_collection(client: lro.Client) -> None:
+    store = client.store
+    done(store, "operations/top")
+    done(store, "projects/p/operations/nested")
+    kept = running(store, "projects/p/operations/running")
+    query = PurgeQuery(None, None, kept.update_time_us + 1)
+
+    assert purge(store, query, dry_run=True) == 2
+    assert purge(store, query) == 2
+
+    assert names(store) == set()
+    assert names(store, "projects/p/operations") == {"projects/p/operations/running"}

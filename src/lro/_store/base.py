@@ -14,7 +14,7 @@ from lro import _telemetry as telemetry
 from lro._core.anys import type_name
 from lro._core.backoff import backoff_delays
 from lro._core.errors import Aborted
-from lro._core.filters import Expression
+from lro._core.filters import CompiledFilter, Expression, SqlDialect, compile_filter
 from lro._core.listing import ListQuery
 from lro._store.notify import ChangeHub
 from lro._store.turns import write_turn
@@ -332,13 +332,14 @@ PURGE_BATCH = 500
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class PurgeQuery:
-    """Which operations a purge deletes: the done ones of ``collection`` last updated
-    before ``before_us`` (store clock) that match ``filter``, at most ``limit`` a batch.
+    """Which operations a purge deletes: the done ones of ``collection`` (None: of every
+    collection) last updated before ``before_us`` (store clock) that match ``filter``, at
+    most ``limit`` a batch.
 
     A done operation that a pending durable wait still waits for is kept.
     """
 
-    collection: str
+    collection: str | None
     filter: Expression | None
     before_us: int
     limit: int = PURGE_BATCH
@@ -356,3 +357,18 @@ class PurgingStore(Store, Protocol):
     def count_purgeable(self, query: PurgeQuery) -> int:
         """How many operations ``query`` selects now (deleting nothing)."""
         ...
+
+
+COLLECTION_PARAMETER = "purge_collection"
+
+
+def purge_conditions(query: PurgeQuery, dialect: SqlDialect) -> CompiledFilter:
+    """The collection's condition and ``query.filter``, as SQL over ``dialect``."""
+    compiled = compile_filter(query.filter, dialect)
+    if query.collection is None:
+        return compiled
+    placeholder = dialect.placeholder.format(COLLECTION_PARAMETER)
+    return CompiledFilter(
+        f"collection = {placeholder} AND {compiled.sql}",
+        {**compiled.params, COLLECTION_PARAMETER: query.collection},
+    )

@@ -12,8 +12,7 @@ from typing import Any
 from google.cloud.spanner_v1 import KeySet, param_types
 
 from lro._core.errors import FailedPrecondition
-from lro._core.filters import compile_filter
-from lro._store.base import PurgeQuery
+from lro._store.base import COLLECTION_PARAMETER, PurgeQuery, purge_conditions
 from lro._store.queries import load_queries
 from lro._store.spanner_layouts import OWN_TABLE, Layout, OwnLayout
 from lro._store.spanner_listing import FILTER_SLOT, OWN_DIALECT
@@ -31,20 +30,16 @@ def purgeable_sql(layout: Layout, query_name: str, query: PurgeQuery) -> tuple[s
     a Go package's table."""
     if not isinstance(layout, OwnLayout):
         raise FailedPrecondition(GO_TABLE_REFUSAL)
-    compiled = compile_filter(query.filter, OWN_DIALECT)
+    compiled = purge_conditions(query, OWN_DIALECT)
     sql = _RETENTION[query_name].replace(FILTER_SLOT, compiled.sql)
-    params = {
-        **compiled.params,
-        "collection": query.collection,
-        "before_us": query.before_us,
-    }
+    params = {**compiled.params, "before_us": query.before_us}
     if "@limit" in sql:
         params["limit"] = query.limit
     return sql, params
 
 
 PARAM_TYPES = {
-    "collection": param_types.STRING,
+    COLLECTION_PARAMETER: param_types.STRING,
     "before_us": param_types.INT64,
     "limit": param_types.INT64,
 }

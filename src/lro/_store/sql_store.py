@@ -24,6 +24,7 @@ from lro._store.base import (
     WaitPlan,
     Wakeup,
     now_us,
+    purge_conditions,
 )
 from lro._store.connectors.base import Connector, Queries
 from lro._store.mappings import (
@@ -150,12 +151,11 @@ class SqlStore:
     def _select_purgeable(
         self, query_name: str, query: PurgeQuery, **extra: object
     ) -> list[ColumnRow]:
-        compiled = compile_filter(query.filter, self.connector.dialect.filters)
+        compiled = purge_conditions(query, self.connector.dialect.filters)
         return self.connector.all(
             query_name,
             filter_sql=compiled.sql,
             **compiled.params,
-            collection=query.collection,
             before_us=query.before_us,
             **extra,
         )

@@ -1,7 +1,7 @@
 -- Retention: an index for purge, and deletes of done operations made quiet.
 --
--- A purge picks the done operations of a collection last updated before a time. The
--- index below holds only done operations, so running ones cost it nothing.
+-- A purge picks the done operations last updated before a time (of one collection, or
+-- of all). The index below holds only done operations, so running ones cost it nothing.
 --
 -- Migration 0001 announces every deleted row with pg_notify, so a purge of a million
 -- done operations would queue a million notifications (each delivered to every
@@ -16,8 +16,7 @@
 -- on UPDATE OF done, so a delete never counts down a parent's running_children: a done
 -- child counted down when it finished, and purge never deletes a running one. And
 -- purge keeps a done child that a pending wait still lists in lro_wakeup_children.
-CREATE INDEX lro_operations_purgeable
-    ON lro_operations (collection, update_time_us) WHERE done;
+CREATE INDEX lro_operations_purgeable ON lro_operations (update_time_us) WHERE done;
 
 DROP TRIGGER lro_operations_notify_deleted ON lro_operations;
 

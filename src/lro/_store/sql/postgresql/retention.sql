@@ -6,14 +6,15 @@
 -- and the outer conditions are checked again on the row deleted. The trigger
 -- lro_operations_forget_wakeup removes the deleted operations' wake-ups. A done
 -- operation that a pending wait still waits for (a row in lro_wakeup_children) is kept.
+-- /*filter*/ becomes the collection's condition (none for all collections) and the
+-- compiled AIP-160 filter.
 
 -- name: purge_operations
 DELETE FROM lro_operations AS purged
 WHERE purged.name IN (
     SELECT name
     FROM lro_operations
-    WHERE collection = %(collection)s
-      AND done
+    WHERE done
       AND update_time_us < %(before_us)s
       AND NOT EXISTS (
           SELECT 1 FROM lro_wakeup_children AS w WHERE w.child = lro_operations.name
@@ -29,8 +30,7 @@ RETURNING purged.name
 -- name: count_purgeable
 SELECT count(*) AS purgeable
 FROM lro_operations
-WHERE collection = %(collection)s
-  AND done
+WHERE done
   AND update_time_us < %(before_us)s
   AND NOT EXISTS (
       SELECT 1 FROM lro_wakeup_children AS w WHERE w.child = lro_operations.name
