@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +14,10 @@ import pytest
 import lro
 from lro.cli import main
 from lro.cli._purge import duration
+from tests.durable.conftest import eventually
 from tests.purging import done, names, running
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _lro(*args: str) -> subprocess.CompletedProcess[str]:
@@ -82,3 +87,25 @@ def test_bad_arguments_exit_with_a_message(url: str) -> None:
     missing = _lro("purge", "--db", url)
     assert missing.returncode == 2
     assert "--older-than" in missing.stderr
+
+
+def test_lro_worker_purges_with_retention(url: str) -> None:
+    with lro.Client(url, worker=False) as client:
+        done(client.store, "operations/done")
+        running(client.store, "operations/running")
+        arguments = ["--db", url, "--app", "tests.durable.process_app:client"]
+        process = subprocess.Popen(
+            [sys.executable, "-m", "lro.cli", "worker", *arguments, "--retention", "0s"],
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert eventually(lambda: names(client.store) == {"operations/running"}, 30)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _, stderr = process.communicate(timeout=60)
+        assert process.returncode == 0, stderr
+        assert "retention: deleted 1 done operations" in stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 from lro._core.errors import FailedPrecondition
@@ -21,17 +22,25 @@ def purging_store(store: Store) -> PurgingStore:
     return store  # type: ignore[return-value]
 
 
-def purge(store: Store, query: PurgeQuery, *, dry_run: bool = False) -> int:
-    """Delete what ``query`` selects, batch after batch, until a batch finds nothing;
-    how many went (with ``dry_run``: how many would go now)."""
+def purge(
+    store: Store,
+    query: PurgeQuery,
+    *,
+    dry_run: bool = False,
+    stopping: threading.Event | None = None,
+) -> int:
+    """Delete what ``query`` selects, batch after batch, until a batch finds nothing or
+    ``stopping`` is set; how many went (with ``dry_run``: how many would go now)."""
     purging = purging_store(store)
     if dry_run:
         return purging.count_purgeable(query)
+    stopping = stopping or threading.Event()
     total = 0
-    while True:
+    while not stopping.is_set():
         started = time.monotonic()
         deleted = purging.purge_batch(query)
         if deleted == 0:
-            return total
+            break
         total += deleted
-        time.sleep((time.monotonic() - started) * REST_RATIO)
+        stopping.wait((time.monotonic() - started) * REST_RATIO)
+    return total
