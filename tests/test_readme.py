@@ -42,3 +42,8 @@ def test_readme_usage_example_runs(tmp_path: Path) -> None:
 def test_readme_asyncio_example_runs(tmp_path: Path) -> None:
     (block,) = [block for block in python_blocks() if "lro.aio.Client(" in block]
     assert run_block(tmp_path, block) == ["True"]
+
+
+def test_readme_retention_example_runs(tmp_path: Path) -> None:
+    (block,) = [block for block in python_blocks() if "client.purge(" in block]
+    assert run_block(tmp_path, block) == ["0", "1", "False"]

@@ -175,3 +175,12 @@ def test_a_go_table_refuses_durable_waits_clearly(go_database: str) -> None:
         assert not client.get_operation(op.name).done
         op.done()  # finishing touches no wake-up table (the Go database has none)
         assert client.get_operation(op.name).done
+
+
+def test_purge_refuses_a_go_table_whose_ttl_keeps_it(go_database: str) -> None:
+    with _go_client(go_database) as client:
+        operation = client.new_operation()
+        operation.done()
+        with pytest.raises(lro.FailedPrecondition, match="row deletion policy"):
+            client.purge(older_than=0)
+        assert client.get_operation(operation.name).done

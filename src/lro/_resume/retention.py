@@ -18,7 +18,8 @@ class PeriodicPurge:
     every collection not updated for ``retention`` (the runtime's clock)."""
 
     def __init__(self, runtime: Runtime, retention: Duration, interval: float) -> None:
-        purging_store(runtime.store)  # FailedPrecondition now, if it cannot purge
+        # FailedPrecondition now if the store cannot purge (one query, of nothing).
+        purging_store(runtime.store).count_purgeable(PurgeQuery(None, None, 0))
         self.runtime = runtime
         self.retention_us = round(seconds(retention, "retention") * 1_000_000)
         self.interval = interval
