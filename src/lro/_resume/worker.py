@@ -101,15 +101,15 @@ class Worker:
         self._lost: set[str] = set()  # running, but their leases ended
         self._reported_handlers: set[str] = set()
         self._executor = ThreadPoolExecutor(self.settings.threads, thread_name_prefix="lro-worker")
-        self._subscription = self.store.changes.subscribe([EVERYTHING], self._on_change)
-        self._thread = threading.Thread(target=self._loop, name="lro-claimer", daemon=True)
-        self._wake.set()
-        self._thread.start()
         self._purge = (
             PeriodicPurge(runtime, self.settings.retention, self.settings.purge_interval)
             if self.settings.retention is not None
             else None
         )
+        self._subscription = self.store.changes.subscribe([EVERYTHING], self._on_change)
+        self._thread = threading.Thread(target=self._loop, name="lro-claimer", daemon=True)
+        self._wake.set()
+        self._thread.start()
 
     def hint(self, due_time_us: int) -> None:
         """Tell the worker that a wake-up is due at ``due_time_us`` (store clock)."""
