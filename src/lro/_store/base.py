@@ -327,7 +327,7 @@ class WakeupStore(Store, Protocol):
 
 # Retention ---------------------------------------------------------------------------------
 
-PURGE_BATCH = 500
+PURGE_BATCH = 2000
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
