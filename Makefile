@@ -76,6 +76,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.lifecycle_aio
 	$(BIN)/python -m bench.aio_waits --backend sqlite
 	$(BIN)/python -m bench.aio_waits --backend postgresql
+	$(BIN)/python -m bench.purge --backend sqlite
+	$(BIN)/python -m bench.purge --backend postgresql
 
 clean:
 	rm -rf $(VENV) $(DEMO_VENV) $(WORKFLOWS_VENV) dist lro-demo.db

@@ -33,3 +33,8 @@ def test_readme_names_and_request_ids_example_runs(tmp_path: Path) -> None:
         "True",
         "100",
     ]
+
+
+def test_readme_retention_example_runs(tmp_path: Path) -> None:
+    (block,) = [block for block in python_blocks() if "client.purge(" in block]
+    assert run_block(tmp_path, block) == ["0", "1", "False"]

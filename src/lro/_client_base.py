@@ -55,7 +55,15 @@ from lro._resume.plan import wait_plan, wakeup_store
 from lro._resume.worker import Worker, WorkerSettings
 from lro._resume.workflows import WorkflowsResumer
 from lro._runtime import CloudResumer, Registry, Resumable, ResumeTarget, Runtime
-from lro._store.base import DuplicateRequest, OperationRecord, Store, Wakeup, update_record
+from lro._store.base import (
+    DuplicateRequest,
+    OperationRecord,
+    PurgeQuery,
+    Store,
+    Wakeup,
+    update_record,
+)
+from lro._store.retention import purge
 from lro._store.spanner_config import SpannerConfig
 from lro._store.urls import default_url, open_store
 from lro._unmarshal import unmarshal_metadata
@@ -158,6 +166,14 @@ class ClientBase:
     def _delete_now(self, name: str) -> None:
         """Delete ``name`` (blocking)."""
         self.store.delete(validate_name(name))
+
+    def _purge_now(
+        self, older_than: Duration, filter: str, collection: str, dry_run: bool = False
+    ) -> int:
+        """Delete the done operations of ``collection`` not updated for ``older_than``
+        that match ``filter``, in batches (blocking); how many went (see ``purge``)."""
+        query = purge_query(self.runtime.clock.now_us(), older_than, filter, collection)
+        return purge(self.store, query, dry_run=dry_run)
 
     def _latest_steps(
         self, name: str, timeout: Duration | None, recheck_every: float = float("inf")
@@ -376,6 +392,12 @@ def _store_opener(store: StoreSpec) -> Store | Callable[[], Store]:
 def wait_limit(timeout: Duration | None) -> float:
     """A ``wait_operation`` timeout in seconds; None waits without limit."""
     return float("inf") if timeout is None else seconds(timeout, "timeout")
+
+
+def purge_query(now_us: int, older_than: Duration, filter: str, collection: str) -> PurgeQuery:
+    """What ``purge`` deletes at ``now_us``; InvalidArgument for a bad argument."""
+    age_us = round(seconds(older_than, "older_than") * 1_000_000)
+    return PurgeQuery(collection_to_list(collection), parse_filter(filter), now_us - age_us)
 
 
 def name_of(name_or_request: str | operations_pb2.GetOperationRequest) -> str:

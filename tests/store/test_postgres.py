@@ -139,9 +139,10 @@ def test_finishing_or_deleting_in_one_store_wakes_the_other(url: str) -> None:
             heard_by_second.append(name)
             heard.set()
 
+        watched = ["operations/a", "operations/b"]
         with (
-            second.store.changes.subscribe(["operations/a"], hear),
-            first.store.changes.subscribe(["operations/a"], heard_by_first.append),
+            second.store.changes.subscribe(watched, hear),
+            first.store.changes.subscribe(watched, heard_by_first.append),
         ):
             created = first.store.create(_record("operations/a"))
             progressed = first.store.update(created.replace(state=b"1"), expected_version=1)
@@ -150,12 +151,20 @@ def test_finishing_or_deleting_in_one_store_wakes_the_other(url: str) -> None:
             assert heard.wait(10)
             heard.clear()
             second.new_operation()  # a change nobody here waits for
-            first.store.delete("operations/a")
+            first.store.create(_record("operations/b"))
+            first.store.delete("operations/a")  # done: its waiters returned already
+            first.store.delete("operations/b")  # running: its waiters must hear it
             assert heard.wait(10)
-        # Other processes hear what ends a wait: the finish and the delete, not progress.
-        assert heard_by_second == ["operations/a"] * 2
+        # Other processes hear what ends a wait: the finish and the delete of a running
+        # operation, not progress, nor the delete of a done one (migration 0007: a purge
+        # of a million done operations would NOTIFY a million times).
+        assert heard_by_second == ["operations/a", "operations/b"]
         # Its own changes, each once: local publishes, not echoed back by the listener.
-        assert heard_by_first == ["operations/a"] * 4
+        assert heard_by_first == ["operations/a"] * 3 + [
+            "operations/b",
+            "operations/a",
+            "operations/b",
+        ]
 
 
 def test_listener_reconnects_and_asks_waiters_to_read_again(

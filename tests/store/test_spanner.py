@@ -193,3 +193,12 @@ def test_a_go_table_takes_ids_and_refuses_request_ids_clearly(
         with pytest.raises(lro.FailedPrecondition, match="lro's own Spanner schema"):
             client.start("anything", request_id="r", registered_elsewhere=True)
         assert {o.name for o in client.list_operations(page_size=1000)[0]} == before
+
+
+def test_purge_refuses_a_go_table_whose_ttl_keeps_it(go_database: str) -> None:
+    with _go_client(go_database) as client:
+        operation = client.new_operation()
+        operation.done()
+        with pytest.raises(lro.FailedPrecondition, match="row deletion policy"):
+            client.purge(older_than=0)
+        assert client.get_operation(operation.name).done

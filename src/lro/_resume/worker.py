@@ -12,10 +12,12 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from lro._core.attempts import MAX_ATTEMPTS, MAX_RETRY_DELAY, RETRY_DELAY, AttemptPolicy
+from lro._core.durations import Duration, seconds
 from lro._core.errors import InvalidArgument
 from lro._resume.channels import Channels
 from lro._resume.counts import WorkerCounts, WorkerTotals
 from lro._resume.plan import micros, wakeup_store
+from lro._resume.retention import PeriodicPurge
 from lro._resume.run import CALL_TIMEOUT, Resumption, RunSettings
 from lro._runtime import Runtime
 from lro._store.base import Wakeup
@@ -43,6 +45,11 @@ class WorkerSettings:
             a child behind an endpoint.
         shutdown_grace: seconds ``stop`` waits for running handlers before releasing
             their leases.
+        retention: None keeps every operation; seconds (or a timedelta) makes the
+            worker delete the done operations not updated for that long, of every
+            collection, at start and then every ``purge_interval`` seconds (see
+            ``Client.purge``).
+        purge_interval: seconds between two purges.
     """
 
     threads: int = 4
@@ -53,12 +60,18 @@ class WorkerSettings:
     max_retry_delay: float = MAX_RETRY_DELAY
     call_timeout: float = CALL_TIMEOUT
     shutdown_grace: float = 30.0
+    retention: Duration | None = None
+    purge_interval: float = 3600.0
 
     def __post_init__(self) -> None:
         if self.threads < 1 or self.max_attempts < 1:
             raise InvalidArgument("threads and max_attempts must be at least 1")
         if min(self.lease, self.poll_interval) <= 0:
             raise InvalidArgument("lease and poll_interval must be positive")
+        if self.retention is not None:
+            seconds(self.retention, "retention")
+        if not self.purge_interval > 0:
+            raise InvalidArgument("purge_interval must be positive")
 
     def run_settings(self) -> RunSettings:
         """The part that each resumption uses."""
@@ -88,6 +101,11 @@ class Worker:
         self._lost: set[str] = set()  # running, but their leases ended
         self._reported_handlers: set[str] = set()
         self._executor = ThreadPoolExecutor(self.settings.threads, thread_name_prefix="lro-worker")
+        self._purge = (
+            PeriodicPurge(runtime, self.settings.retention, self.settings.purge_interval)
+            if self.settings.retention is not None
+            else None
+        )
         self._subscription = self.store.changes.subscribe([EVERYTHING], self._on_change)
         self._thread = threading.Thread(target=self._loop, name="lro-claimer", daemon=True)
         self._wake.set()
@@ -210,6 +228,8 @@ class Worker:
         """Stop claiming; let running handlers finish for up to ``grace`` seconds
         (default ``shutdown_grace``), then release the leases still held."""
         self._subscription.cancel()
+        if self._purge is not None:
+            self._purge.stop()
         self._stopping.set()
         self._wake.set()
         self._thread.join()

@@ -14,6 +14,7 @@ from lro import _telemetry as telemetry
 from lro._core.anys import type_name
 from lro._core.backoff import backoff_delays
 from lro._core.errors import Aborted, AlreadyExists
+from lro._core.filters import CompiledFilter, Expression, SqlDialect, compile_filter
 from lro._core.listing import ListQuery
 from lro._store.notify import ChangeHub
 from lro._store.turns import write_turn
@@ -336,3 +337,52 @@ class WakeupStore(Store, Protocol):
     def get_wakeup(self, name: str) -> Wakeup | None:
         """The wake-up of operation ``name``, if one is pending."""
         ...
+
+
+# Retention ---------------------------------------------------------------------------------
+
+PURGE_BATCH = 2000
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PurgeQuery:
+    """Which operations a purge deletes: the done ones of ``collection`` (None: of every
+    collection) last updated before ``before_us`` (store clock) that match ``filter``, at
+    most ``limit`` a batch.
+
+    A done operation that a pending durable wait still waits for is kept.
+    """
+
+    collection: str | None
+    filter: Expression | None
+    before_us: int
+    limit: int = PURGE_BATCH
+
+
+class PurgingStore(Store, Protocol):
+    """A store that can purge (optional: the SQL stores and Spanner have it)."""
+
+    def purge_batch(self, query: PurgeQuery) -> int:
+        """Delete up to ``query.limit`` of the operations ``query`` selects, and their
+        wake-ups, in one short transaction; how many went. A running operation, or
+        one written since it was read, is never deleted."""
+        ...
+
+    def count_purgeable(self, query: PurgeQuery) -> int:
+        """How many operations ``query`` selects now (deleting nothing)."""
+        ...
+
+
+COLLECTION_PARAMETER = "purge_collection"
+
+
+def purge_conditions(query: PurgeQuery, dialect: SqlDialect) -> CompiledFilter:
+    """The collection's condition and ``query.filter``, as SQL over ``dialect``."""
+    compiled = compile_filter(query.filter, dialect)
+    if query.collection is None:
+        return compiled
+    placeholder = dialect.placeholder.format(COLLECTION_PARAMETER)
+    return CompiledFilter(
+        f"collection = {placeholder} AND {compiled.sql}",
+        {**compiled.params, COLLECTION_PARAMETER: query.collection},
+    )

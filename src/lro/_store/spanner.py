@@ -21,7 +21,7 @@ from google.rpc import code_pb2
 from lro._core.clock import SYSTEM_CLOCK, Clock
 from lro._core.errors import AlreadyExists, Error, InvalidArgument, NotFound
 from lro._core.listing import ListQuery
-from lro._store.base import OperationRecord, StaleVersion
+from lro._store.base import OperationRecord, PurgeQuery, StaleVersion
 from lro._store.driver_errors import store_error
 from lro._store.notify import ChangeHub
 from lro._store.queries import load_migrations, load_queries
@@ -35,6 +35,7 @@ from lro._store.spanner_layouts import (
 )
 from lro._store.spanner_listing import list_page
 from lro._store.spanner_requests import refuse_request_on
+from lro._store.spanner_retention import PARAM_TYPES, purge_in, purgeable_sql
 from lro._store.spanner_wakeups import SpannerWakeups, forget_wakeup, settle_finished
 from lro._store.spanner_watch import DEFAULT_CHANGE_POLL_INTERVAL, VersionPoller
 
@@ -282,6 +283,22 @@ class SpannerStore(SpannerWakeups):
 
         with self._translated("list"):
             return list_page(self._layout, query, run)
+
+    def purge_batch(self, query: PurgeQuery) -> int:
+        """Delete up to ``query.limit`` of the operations ``query`` selects, and their
+        wake-ups, in one read-write transaction; how many went."""
+        layout = self._layout
+        return int(
+            self._run_in_transaction(lambda transaction: purge_in(transaction, layout, query))
+        )
+
+    def count_purgeable(self, query: PurgeQuery) -> int:
+        """How many operations ``query`` selects now."""
+        sql, params = purgeable_sql(self._layout, "count_purgeable", query)
+        types = {name: kind for name, kind in PARAM_TYPES.items() if name in params}
+        with self._translated("count"), self._database.snapshot() as snapshot:
+            rows = list(snapshot.execute_sql(sql, params=params, param_types=types))
+        return int(rows[0][0]) if rows else 0
 
     def page_token_key(self) -> bytes:
         """The key that signs page tokens: made once, kept in ``lro_settings``."""

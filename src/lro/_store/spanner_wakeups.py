@@ -332,6 +332,15 @@ def forget_wakeup(transaction: Any, name: str) -> None:
         transaction.delete(WAKEUPS_TABLE, _keys([name]))
 
 
+def forget_wakeups(transaction: Any, names: Collection[str]) -> None:
+    """In a transaction that deletes ``names``: remove their wake-ups (one read)."""
+    rows = list(transaction.read(WAKEUPS_TABLE, WAKEUP_COLUMNS, _keys(names)))
+    for wakeup in map(_wakeup_from_row, rows):
+        _forget_children(transaction, wakeup)
+    if rows:
+        transaction.delete(WAKEUPS_TABLE, _keys([row[0] for row in rows]))
+
+
 def _running_children(transaction: Any, children: Sequence[str]) -> int:
     if not children:
         return 0

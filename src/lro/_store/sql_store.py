@@ -22,9 +22,11 @@ from lro._store.base import (
     UNSERVED_HANDLERS_LIMIT,
     DuplicateRequest,
     OperationRecord,
+    PurgeQuery,
     StaleVersion,
     WaitPlan,
     Wakeup,
+    purge_conditions,
 )
 from lro._store.connectors.base import Connector, Queries
 from lro._store.mappings import (
@@ -149,6 +151,30 @@ class SqlStore:
             assert row is not None
             self._page_token_key = bytes(row["value"])
         return self._page_token_key
+
+    # Retention (see lro._store.base.PurgingStore) -------------------------------------
+
+    def purge_batch(self, query: PurgeQuery) -> int:
+        """Delete up to ``query.limit`` of the operations ``query`` selects (one
+        statement, its own transaction); how many went."""
+        return len(self._select_purgeable("purge_operations", query, limit=query.limit))
+
+    def count_purgeable(self, query: PurgeQuery) -> int:
+        """How many operations ``query`` selects now."""
+        rows = self._select_purgeable("count_purgeable", query)
+        return int(rows[0]["purgeable"]) if rows else 0
+
+    def _select_purgeable(
+        self, query_name: str, query: PurgeQuery, **extra: object
+    ) -> list[ColumnRow]:
+        compiled = purge_conditions(query, self.connector.dialect.filters)
+        return self.connector.all(
+            query_name,
+            filter_sql=compiled.sql,
+            **compiled.params,
+            before_us=query.before_us,
+            **extra,
+        )
 
     # Durable waits (see lro._store.base.WakeupStore) -----------------------------------
 

@@ -153,6 +153,12 @@ class Client(ClientBase):
         """Delete an operation (it is not cancelled)."""
         await self._blocking(self._delete_now, name)
 
+    async def purge(
+        self, *, older_than: Duration, filter: str = "", collection: str = "operations"
+    ) -> int:
+        """Delete the done operations not updated for ``older_than``; see ``lro.Client``."""
+        return await self._blocking(self._purge_now, older_than, filter, collection)
+
     @overload
     async def new_operation(
         self,

@@ -16,6 +16,7 @@ from lro.cli._operations import (
     operations_client,
     run_operation_command,
 )
+from lro.cli._purge import add_purge_command, run_purge
 from lro.cli._security import add_security_options, security_from_args
 from lro.cli._worker import add_worker_command, run_worker
 
@@ -35,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--db", default="sqlite:///lro-demo.db", help="store URL")
     add_operation_commands(commands)
     add_worker_command(commands)
+    add_purge_command(commands)
     serve = commands.add_parser("serve", help="serve google.longrunning.Operations")
     serve.add_argument(
         "--db", default=None, help=f"store URL (default ${DATABASE_URL_ENV} or lro.db)"
@@ -75,7 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return run_serve(args.db or default_url(), options, security=security_from_args(args))
         with operations_client(args.db or default_url()) as client:
-            return run_operation_command(client, args)
+            run = run_purge if args.command == "purge" else run_operation_command
+            return run(client, args)
     except Error as exc:
         print(f"lro: {type(exc).__name__}: {exc.message}", file=sys.stderr)
         return 1

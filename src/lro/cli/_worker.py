@@ -16,6 +16,7 @@ from lro._resume.worker import Worker, WorkerSettings
 from lro._store.urls import DATABASE_URL_ENV
 from lro.aio import Client as AsyncClient
 from lro.cli._logging import add_log_level, configure_logging
+from lro.cli._purge import duration
 from lro.cli._terminal import is_terminal
 
 SUMMARY_EVERY = 10.0
@@ -42,6 +43,16 @@ def add_worker_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
     )
     worker.add_argument("--max-attempts", type=int, default=defaults.max_attempts)
     worker.add_argument("--retry-delay", type=float, default=defaults.retry_delay)
+    worker.add_argument(
+        "--retention",
+        type=duration,
+        default=None,
+        help="delete the done operations not updated for this long (such as 90d), "
+        "now and every --purge-interval; default: keep them",
+    )
+    worker.add_argument(
+        "--purge-interval", type=duration, default=defaults.purge_interval, help="such as 1h"
+    )
     worker.add_argument(
         "--summary-every",
         type=float,
@@ -81,6 +92,8 @@ def run_worker(args: argparse.Namespace) -> int:
         poll_interval=args.poll_interval,
         max_attempts=args.max_attempts,
         retry_delay=args.retry_delay,
+        retention=args.retention,
+        purge_interval=args.purge_interval,
     )
     stop = threading.Event()
     for signal_number in (signal.SIGTERM, signal.SIGINT):

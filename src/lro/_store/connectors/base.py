@@ -21,7 +21,7 @@ from lro._store.notify import ChangeHub
 from lro._store.queries import load_queries
 
 FILTER_SLOT = "/*filter*/"
-QUERY_FILES = ("queries.sql", "wakeups.sql")
+QUERY_FILES = ("queries.sql", "wakeups.sql", "retention.sql")
 
 
 class Queries(Protocol):
