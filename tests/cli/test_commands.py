@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 import lro
-
-
-def _lro(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "lro.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+from tests.commands import run_lro
 
 
 @pytest.fixture
@@ -31,22 +20,22 @@ def test_list_get_cancel_delete(url: str) -> None:
     with lro.Client(url, worker=False) as client:
         first, second, third = (client.new_operation() for _ in range(3))
         first.done()
-    listed = _lro("list", "--db", url, "--page-size", "2")
+    listed = run_lro("list", "--db", url, "--page-size", "2")
     assert listed.returncode == 0, listed.stderr
     lines = [json.loads(line) for line in listed.stdout.splitlines()]
     assert [line["name"] for line in lines[:2]] == [first.name, second.name]
     token = lines[2]["nextPageToken"]
-    rest = _lro("list", "--db", url, "--page-token", token)
+    rest = run_lro("list", "--db", url, "--page-token", token)
     assert [json.loads(line)["name"] for line in rest.stdout.splitlines()] == [third.name]
-    running = _lro("list", "--db", url, "--filter", "done = false")
+    running = run_lro("list", "--db", url, "--filter", "done = false")
     assert [json.loads(line)["name"] for line in running.stdout.splitlines()] == [
         second.name,
         third.name,
     ]
-    cancelled = _lro("cancel", "--db", url, second.name)
+    cancelled = run_lro("cancel", "--db", url, second.name)
     assert json.loads(cancelled.stdout)["error"]["code"] == 1
-    assert _lro("delete", "--db", url, third.name).returncode == 0
-    got = _lro("get", "--db", url, third.name)
+    assert run_lro("delete", "--db", url, third.name).returncode == 0
+    got = run_lro("get", "--db", url, third.name)
     assert got.returncode == 1
     assert "NotFound" in got.stderr
 
@@ -61,7 +50,7 @@ def test_list_get_cancel_delete(url: str) -> None:
     ],
 )
 def test_bad_input_is_a_clear_error(url: str, args: tuple[str, ...]) -> None:
-    result = _lro(*args, "--db", url)
+    result = run_lro(*args, "--db", url)
     assert result.returncode == 1
     assert result.stderr.startswith("lro: ")
     assert "Traceback" not in result.stderr

@@ -14,20 +14,11 @@ import pytest
 import lro
 from lro.cli import main
 from lro.cli._purge import duration
+from tests.commands import run_lro
 from tests.durable.conftest import eventually
 from tests.purging import done, names, running
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _lro(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "lro.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 @pytest.fixture
@@ -42,13 +33,13 @@ def test_purge_dry_run_filter_and_collection(url: str) -> None:
         done(client.store, "projects/p/operations/x")
         running(client.store, "operations/running")
 
-    kept = _lro("purge", "--db", url, "--older-than", "90d")
+    kept = run_lro("purge", "--db", url, "--older-than", "90d")
     assert (kept.returncode, kept.stdout) == (0, "deleted 0 operations\n"), kept.stderr
-    counted = _lro("purge", "--db", url, "--older-than", "0s", "--dry-run")
+    counted = run_lro("purge", "--db", url, "--older-than", "0s", "--dry-run")
     assert counted.stdout == "2 operations would be deleted (dry run)\n", counted.stderr
-    filtered = _lro("purge", "--db", url, "--older-than", "0s", "--filter", "error.code = 1")
+    filtered = run_lro("purge", "--db", url, "--older-than", "0s", "--filter", "error.code = 1")
     assert filtered.stdout == "deleted 1 operation\n", filtered.stderr
-    elsewhere = _lro("purge", "--db", url, "--older-than", "0m", "--collection", "projects/p")
+    elsewhere = run_lro("purge", "--db", url, "--older-than", "0m", "--collection", "projects/p")
     assert elsewhere.stdout == "deleted 1 operation\n", elsewhere.stderr
 
     with lro.Client(url, worker=False) as client:
@@ -77,14 +68,20 @@ def test_bad_durations_are_refused(text: str) -> None:
         duration(text)
 
 
-def test_bad_arguments_exit_with_a_message(url: str) -> None:
-    bad_duration = _lro("purge", "--db", url, "--older-than", "1w")
+def test_bad_arguments_exit_with_a_message(url: str, tmp_path: Path) -> None:
+    nowhere = run_lro("purge", "--db", f"sqlite:///{tmp_path}/none.db", "--older-than", "1d")
+    assert nowhere.returncode == 1
+    assert "lro: FailedPrecondition: there is no SQLite database" in nowhere.stderr
+    assert not (tmp_path / "none.db").exists()  # a purge makes no database
+    with lro.Client(url, worker=False) as client:
+        client.list_operations()  # the database exists
+    bad_duration = run_lro("purge", "--db", url, "--older-than", "1w")
     assert bad_duration.returncode == 2
     assert "invalid duration '1w'" in bad_duration.stderr
-    bad_filter = _lro("purge", "--db", url, "--older-than", "1d", "--filter", "done =")
+    bad_filter = run_lro("purge", "--db", url, "--older-than", "1d", "--filter", "done =")
     assert bad_filter.returncode == 1
     assert "lro: InvalidFilter" in bad_filter.stderr
-    missing = _lro("purge", "--db", url)
+    missing = run_lro("purge", "--db", url)
     assert missing.returncode == 2
     assert "--older-than" in missing.stderr
 

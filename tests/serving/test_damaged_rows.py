@@ -4,8 +4,6 @@ naming the operation for a read of it, a placeholder in a listing, never a trace
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -18,6 +16,7 @@ import pytest
 
 import lro
 from lro.serving import http_app
+from tests.commands import run_lro
 from tests.damage import damage_operation
 from tests.serving.conftest import UvicornThread
 
@@ -85,29 +84,24 @@ def test_http_and_dashboard(ui_url: str, damaged: tuple[str, str]) -> None:
     ]
 
 
-def _lro(*args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "lro.cli", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
-
-
 def test_command_line(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/lro.db"
     with lro.Client(url, worker=False) as client:
         sound, bad = client.new_operation().name, client.new_operation().name
         damage_operation(client.store, bad)
     for args in (("get", bad), ("wait", "--timeout", "1", bad)):
-        result = _lro(*args, "--db", url)
+        result = run_lro(*args, "--db", url)
         assert result.returncode == 1
         last_line = result.stderr.splitlines()[-1]  # after the lro.store log's details
         assert last_line.startswith(f"lro: DataLoss: operation {bad!r} is damaged")
         assert "Traceback" not in result.stderr
-    listed = _lro("list", "--db", url, "--output", "json")
+    listed = run_lro("list", "--db", url, "--output", "json")
     assert listed.returncode == 0, listed.stderr
     lines = [json.loads(line) for line in listed.stdout.splitlines()]
     assert [(line["name"], line.get("error", {}).get("code")) for line in lines] == [
         (sound, None),
         (bad, 15),
     ]
-    table = _lro("list", "--db", url, "--output", "table")
+    table = run_lro("list", "--db", url, "--output", "table")
     assert table.returncode == 0, table.stderr
     assert "DATA_LOSS" in table.stdout

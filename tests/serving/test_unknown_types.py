@@ -9,8 +9,6 @@ this process nor the ``lro`` command in a child process knows it. Every JSON ans
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +20,7 @@ from google.rpc import code_pb2, status_pb2
 
 import lro
 from lro.serving import http_app
+from tests.commands import run_lro
 from tests.serving.conftest import UvicornThread
 from tests.unknown_type import TYPE_NAME, opaque, secret
 
@@ -83,30 +82,20 @@ def test_http_list_get_wait_and_dashboard(url: str, operations: dict[str, Any]) 
             server.stop()
 
 
-def _lro(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "lro.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 def test_command_line_get_list_wait(url: str, operations: dict[str, Any]) -> None:
-    listed = _lro("list", "--db", url, "--output", "json")
+    listed = run_lro("list", "--db", url, "--output", "json")
     assert listed.returncode == 0, listed.stderr
     lines = [json.loads(line) for line in listed.stdout.splitlines()]
     for name, rendered in operations.items():
         done = "metadata" not in rendered
         expected = _expected(name, rendered, done)
         assert expected in lines
-        got = _lro("get", "--db", url, name)
+        got = run_lro("get", "--db", url, name)
         assert got.returncode == 0, got.stderr
         assert json.loads(got.stdout) == expected
-        waited = _lro("wait", "--db", url, "--timeout", "0", name)
+        waited = run_lro("wait", "--db", url, "--timeout", "0", name)
         assert "Traceback" not in waited.stderr
         assert json.loads(waited.stdout) == expected
-    table = _lro("list", "--db", url, "--output", "table")
+    table = run_lro("list", "--db", url, "--output", "table")
     assert table.returncode == 0, table.stderr
     assert TYPE_NAME in table.stdout

@@ -9,7 +9,6 @@ import pwd
 import shutil
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ import pytest
 
 import lro
 from lro._store.sql_store import SqliteStore
+from tests.commands import run_lro
 from tests.serving.conftest import start_sync_server
 
 
@@ -151,15 +151,7 @@ def test_a_file_others_may_only_read(made: tuple[Path, list[str]]) -> None:
 
 def _lro(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if key != "LRO_DATABASE_URL"}
-    return subprocess.run(
-        [sys.executable, "-m", "lro.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=cwd,
-        env=env,
-    )
+    return run_lro(*args, cwd=cwd, env=env)
 
 
 @pytest.mark.parametrize(
