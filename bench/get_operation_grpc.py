@@ -138,7 +138,8 @@ def main() -> None:
     parser.add_argument("--serve", nargs=2, metavar=("KIND", "URL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        _serve(*args.serve, args.threads)
+        kind, url = args.serve
+        _serve(kind, url, args.threads)
         return
     kinds = ("dict", "lro serve", "threaded")
     rates: dict[str, list[float]] = {kind: [] for kind in (*kinds, "direct")}
