@@ -18,6 +18,7 @@ server (the goal: >= 0.8), and against the direct read.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import re
 import signal
 import statistics
@@ -32,6 +33,7 @@ from concurrent import futures
 import google.longrunning.operations_grpc_pb2 as operations_grpc
 import google.longrunning.operations_proto_pb2 as operations_pb2
 import grpc
+import grpc.aio
 from google.protobuf import struct_pb2
 
 import lro
@@ -77,14 +79,48 @@ class DictServicer(operations_grpc.OperationsServicer):
         return self.operations[request.name]
 
 
+class AsyncDictServicer(operations_grpc.OperationsServicer):
+    """GetOperation from a dict in memory, on ``grpc.aio``: what no store call costs."""
+
+    def __init__(self, operations: dict[str, operations_pb2.Operation]) -> None:
+        self.operations = operations
+
+    async def GetOperation(  # noqa: N802 (the RPC's name)
+        self, request: operations_pb2.GetOperationRequest, context: grpc.ServicerContext
+    ) -> operations_pb2.Operation:
+        return self.operations[request.name]
+
+
+def _operations(client: lro.Client) -> dict[str, operations_pb2.Operation]:
+    names = [op.name for op in client.list_operations(page_size=OPERATIONS)[0]]
+    return {name: client.get_operation(name) for name in names}
+
+
+async def _serve_aio_dict(operations: dict[str, operations_pb2.Operation]) -> None:
+    server = grpc.aio.server()
+    operations_grpc.add_OperationsServicer_to_server(  # type: ignore[no-untyped-call]
+        AsyncDictServicer(operations), server
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    print(f"lro: gRPC on 127.0.0.1:{port}", flush=True)
+    asyncio.get_running_loop().add_signal_handler(
+        signal.SIGTERM, lambda: asyncio.ensure_future(server.stop(0))
+    )
+    await server.wait_for_termination()
+
+
 def _serve(kind: str, url: str, threads: int) -> None:
-    """Serve ``kind`` (``dict`` or ``threaded``) on a free port until SIGTERM."""
+    """Serve ``kind`` (``dict``, ``aio dict`` or ``threaded``) on a free port until
+    SIGTERM."""
     from lro.serving import OperationsServicer
 
     with lro.Client(url, worker=False) as client:
+        if kind == "aio dict":
+            asyncio.run(_serve_aio_dict(_operations(client)))
+            return
         if kind == "dict":
-            names = [op.name for op in client.list_operations(page_size=OPERATIONS)[0]]
-            operations = {name: client.get_operation(name) for name in names}
+            operations = _operations(client)
             server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads))
             operations_grpc.add_OperationsServicer_to_server(  # type: ignore[no-untyped-call]
                 DictServicer(operations), server
@@ -141,7 +177,7 @@ def main() -> None:
         kind, url = args.serve
         _serve(kind, url, args.threads)
         return
-    kinds = ("dict", "lro serve", "threaded")
+    kinds = ("dict", "lro serve", "threaded", "aio dict")
     rates: dict[str, list[float]] = {kind: [] for kind in (*kinds, "direct")}
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{folder}/get.db"
@@ -164,6 +200,7 @@ def main() -> None:
         "lro serve": "lro serve (grpc.aio, AsyncOperationsServicer)",
         "threaded": f"grpc.server, {THREADED_THREADS} threads, OperationsServicer(max_waits="
         f"{MAX_WAITS})",
+        "aio dict": "grpc.aio, dict in memory (no store call)",
         "direct": "direct lro.Client.get_operation",
     }
     for kind, label in labels.items():
