@@ -94,8 +94,8 @@ def _instrument(name: str) -> Any:
 def trace_context() -> str:
     """The current W3C trace context: ``traceparent``, and ``tracestate`` on a second
     line when there is one; "" without a valid current span (or without the API)."""
-    if not ENABLED:
-        return ""
+    if not ENABLED or trace.get_current_span().get_span_context() == trace.INVALID_SPAN_CONTEXT:
+        return ""  # what the propagator would inject: nothing
     carrier: dict[str, str] = {}
     _propagator().inject(carrier)
     parent = carrier.get("traceparent", "")
@@ -225,5 +225,9 @@ def operation_finished(operation: operations_pb2.Operation) -> None:
         _instrument("finished").add(1, {"code": _code_name(code)})
 
 
+_CODE_NAMES = {number: name for name, number in code_pb2.Code.items()}
+
+
 def _code_name(code: int) -> str:
-    return code_pb2.Code.Name(code) if code in code_pb2.Code.values() else str(code)
+    """``code``'s name in ``google.rpc.Code``, else its number."""
+    return _CODE_NAMES.get(code) or str(code)

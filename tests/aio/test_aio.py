@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from google.protobuf import wrappers_pb2
@@ -211,3 +213,53 @@ def test_concurrent_starts_of_one_request_id_share_one_operation(tmp_path: Path)
     names, runs, count = asyncio.run(main())
     assert runs == list(names)
     assert count == "1"
+
+
+class _HeldPool(ThreadPoolExecutor):
+    """A thread pool that counts the calls handed to it and holds them until released."""
+
+    def __init__(self) -> None:
+        super().__init__(4)
+        self.calls = 0
+        self.release = threading.Event()
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
+        self.calls += 1
+
+        def held() -> Any:
+            self.release.wait(30)
+            return fn(*args, **kwargs)
+
+        return super().submit(held)
+
+
+def test_concurrent_gets_share_one_hop_each_with_its_own_answer(tmp_path: Path) -> None:
+    async def main() -> tuple[list[Any], list[str], int]:
+        async with lro.aio.Client(f"sqlite:///{tmp_path}/lro.db") as client:
+            names = [(await client.new_operation()).name for _ in range(20)]
+            asked = [*names, "operations/missing", "operations/nul\x00"]
+            pool = client._pool = _HeldPool()
+            gets = [asyncio.ensure_future(client.get_operation(name)) for name in asked]
+            await asyncio.sleep(0)  # every Get is asked while the first is held
+            pool.release.set()
+            answers = await asyncio.gather(*gets, return_exceptions=True)
+            return answers, names, pool.calls
+
+    answers, names, calls = asyncio.run(main())
+    assert [answer.name for answer in answers[:20]] == names
+    assert isinstance(answers[20], lro.NotFound)
+    assert isinstance(answers[21], lro.InvalidOperationName)
+    assert calls == 1
+
+
+def test_gets_after_the_client_is_closed_fail_and_do_not_hang(tmp_path: Path) -> None:
+    async def main() -> None:
+        client = lro.aio.Client(f"sqlite:///{tmp_path}/lro.db")
+        async with client:
+            op = await client.new_operation()
+            await client.get_operation(op.name)
+        for _ in range(2):
+            with pytest.raises(RuntimeError):
+                await asyncio.wait_for(client.get_operation(op.name), 5)
+
+    asyncio.run(main())

@@ -18,7 +18,7 @@ import google.longrunning.operations_proto_pb2 as operations_pb2
 import grpc
 import pytest
 from google.protobuf import wrappers_pb2
-from google.rpc import code_pb2
+from google.rpc import code_pb2, status_pb2
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
@@ -350,3 +350,15 @@ def test_the_wakeup_lag_is_measured_on_the_runtimes_clock(telemetry: Telemetry) 
         env.client.start("late")
         env.advance(3600)  # the first run was due an hour ago on the fake clock
         assert lag_sum() - before == pytest.approx(3600)
+
+
+def test_a_status_code_outside_google_rpc_counts_under_its_number(
+    tmp_path: Path, telemetry: Telemetry
+) -> None:
+    finished_before = telemetry.counts("lro.operations.finished")
+    with lro.Client(f"sqlite:///{tmp_path}/lro.db", worker=False) as client:
+        client.new_operation().error(status_pb2.Status(code=99, message="the app's own code"))
+        client.new_operation().error(status_pb2.Status(code=code_pb2.ABORTED, message="known"))
+    finished = telemetry.counts("lro.operations.finished")
+    assert finished.get("99", 0) - finished_before.get("99", 0) == 1
+    assert finished.get("ABORTED", 0) - finished_before.get("ABORTED", 0) == 1

@@ -88,8 +88,8 @@ class OperationRecord:
         """A copy with ``changes``, as ``dataclasses.replace`` gives (each write makes a
         few, so this copies the fields without the frozen ``__init__``'s cost)."""
         copy = object.__new__(OperationRecord)
-        for field, value in zip(_RECORD_FIELDS, _record_values(self), strict=False):
-            object.__setattr__(copy, field, value)
+        for set_slot, value in zip(_SLOT_SETTERS, _record_values(self), strict=False):
+            set_slot(copy, value)
         for field, value in changes.items():
             object.__setattr__(copy, field, value)  # AttributeError for an unknown field
         return copy
@@ -97,6 +97,8 @@ class OperationRecord:
 
 _RECORD_FIELDS = tuple(field.name for field in dataclasses.fields(OperationRecord))
 _record_values = operator.attrgetter(*_RECORD_FIELDS)
+# Each field's slot, set directly: the quickest copy of a frozen record.
+_SLOT_SETTERS = tuple(getattr(OperationRecord, field).__set__ for field in _RECORD_FIELDS)
 
 
 def now_us() -> int:

@@ -14,34 +14,21 @@ from typing import Any
 
 
 class Turns:
-    """A first-come, first-served lock: ``release`` hands it to the longest waiter.
+    """The turns of one operation: first come, first served; ``release`` hands the turn
+    to the longest waiter. Its fields are guarded by the registry's lock, so that taking
+    and leaving a turn costs one lock each.
 
     ``latest`` is for its holders: the newest record that one of them wrote, so that
     the next one starts from it rather than from a version it knows is old.
     """
 
+    __slots__ = ("_busy", "_waiting", "latest", "users")
+
     def __init__(self) -> None:
-        self.users = 0  # holders and waiters; guarded by the registry's lock
+        self.users = 0  # holders and waiters
         self.latest: Any = None
-        self._lock = threading.Lock()
         self._busy = False
         self._waiting: collections.deque[threading.Event] = collections.deque()
-
-    def acquire(self) -> None:
-        with self._lock:
-            if not self._busy:
-                self._busy = True
-                return
-            turn = threading.Event()
-            self._waiting.append(turn)
-        turn.wait()
-
-    def release(self) -> None:
-        with self._lock:
-            if self._waiting:
-                self._waiting.popleft().set()  # stays busy: the turn passes on
-            else:
-                self._busy = False
 
 
 _registry: dict[tuple[int, str], Turns] = {}
@@ -66,14 +53,22 @@ class write_turn:  # noqa: N801 (used as a function: ``with write_turn(store, na
             if turns is None:
                 turns = _registry[self._key] = Turns()
             turns.users += 1
-        self._turns = turns
-        turns.acquire()
+            self._turns = turns
+            if not turns._busy:
+                turns._busy = True
+                return turns
+            turn = threading.Event()
+            turns._waiting.append(turn)
+        turn.wait()  # set by the holder that hands the turn on
         return turns
 
     def __exit__(self, *exc_info: object) -> None:
         turns = self._turns
-        turns.release()
         with _registry_lock:
             turns.users -= 1
-            if turns.users == 0:
-                del _registry[self._key]
+            if turns._waiting:
+                turns._waiting.popleft().set()  # stays busy: the turn passes on
+            else:
+                turns._busy = False
+                if turns.users == 0:
+                    del _registry[self._key]

@@ -29,6 +29,7 @@ from lro._core.errors import FailedPrecondition, InvalidArgument
 from lro._runtime import Resumable
 from lro._unmarshal import unmarshal_operation
 from lro.aio._drive import drive_async
+from lro.aio._gets import MergedGets
 from lro.aio._operation import Operation, run_on_loop
 
 T = TypeVar("T")
@@ -50,6 +51,7 @@ class Client(ClientBase):
 
     _pool: ThreadPoolExecutor | None = None
     _loop: asyncio.AbstractEventLoop | None = None
+    _gets: MergedGets | None = None
 
     @property
     def _executor(self) -> ThreadPoolExecutor:
@@ -72,6 +74,16 @@ class Client(ClientBase):
             self._loop = loop
         call = functools.partial(contextvars.copy_context().run, function, *args)
         return await loop.run_in_executor(self._executor, call)
+
+    def _merged_gets(self) -> MergedGets:
+        """The Gets of this client on the running loop, merged while one is in flight."""
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        gets = self._gets
+        if gets is None or gets.loop is not loop:
+            gets = self._gets = MergedGets(self._get_now, self._executor, loop)
+        return gets
 
     def _operation(self, record: Any, state_type: Any, **kwargs: Any) -> Operation[Any]:
         return Operation(
@@ -109,7 +121,7 @@ class Client(ClientBase):
         self, name_or_request: str | operations_pb2.GetOperationRequest
     ) -> operations_pb2.Operation:
         """The operation as stored; NotFound or InvalidOperationName otherwise."""
-        return await self._blocking(self._get_now, name_of(name_or_request))
+        return await self._merged_gets().get(name_of(name_or_request))
 
     async def unmarshal_operation(
         self, name: str, response: Message | None = None, metadata: Message | None = None
