@@ -21,7 +21,7 @@ import pytest
 
 import lro
 from lro._core import transitions
-from lro._store.base import OperationRecord, PurgeQuery, WaitPlan
+from lro._store.base import OperationRecord, PurgeQuery, StaleVersion, WaitPlan, update_record
 from lro._store.connectors.base import FILTER_SLOT, query_texts
 from lro._store.connectors.sqlite import SqliteConnector
 from lro._store.connectors.sqlite_lock import WriteLock, is_write, write_lock_for
@@ -269,3 +269,39 @@ def test_every_query_that_sqlite_calls_a_write_takes_the_lock(tmp_path: Path) ->
     # migration's transaction, under the lock anyway.
     assert taking - writes == {"create_migrations_table"}
     assert "get_operation" not in taking
+
+
+def test_a_lost_compare_and_set_retries_alone_in_the_process(tmp_path: Path) -> None:
+    """A writer whose first compare-and-set lost retries holding the file's lock: a
+    writer of another store that comes meanwhile waits, and loses instead."""
+    first = SqliteStore(tmp_path / "a.db", change_poll_interval=0)
+    second = SqliteStore(tmp_path / "a.db", change_poll_interval=0)
+    lock = write_lock_for(tmp_path / "a.db")
+    created = first.create(_record("operations/a"))
+    first.update(created, expected_version=1)  # the first attempt below loses
+    seen: list[int] = []
+    other: list[object] = []
+
+    def write_on_first() -> None:
+        try:
+            other.append(first.update(created, expected_version=2).version)
+        except BaseException as exc:
+            other.append(exc)
+
+    def change(record: OperationRecord) -> OperationRecord:
+        seen.append(record.version)
+        if len(seen) == 2:  # the retry: another writer comes now
+            thread = threading.Thread(target=write_on_first)
+            thread.start()
+            _until(lambda: lock.waiting == 1 or bool(other))
+            threads.append(thread)
+        return record
+
+    threads: list[threading.Thread] = []
+    assert update_record(second, created, change).version == 3
+    threads[0].join()
+    assert seen == [1, 2]
+    assert len(other) == 1
+    assert isinstance(other[0], StaleVersion)
+    first.close()
+    second.close()

@@ -183,11 +183,11 @@ class SqliteConnector(DriverQueries[sqlite3.Connection]):
     def transaction(self) -> Iterator[Queries]:
         """A write transaction on one pooled connection, under the file's write lock
         (taken before a connection is, as every write here takes them)."""
-        with self._writing("transaction"), super().transaction() as db:
+        with self.writing("transaction"), super().transaction() as db:
             yield db
 
     @contextlib.contextmanager
-    def _writing(self, action: str) -> Iterator[None]:
+    def writing(self, action: str) -> Iterator[None]:
         """The block runs holding this process's write lock on the file."""
         self._take_write_lock(action)
         try:
@@ -310,7 +310,7 @@ class SqliteConnector(DriverQueries[sqlite3.Connection]):
                 )
             # The connection is taken before the lock, unlike elsewhere: safe, as no
             # other thread uses this store yet.
-            with self._writing("migrate"), self._begin(connection):
+            with self.writing("migrate"), self._begin(connection):
                 self._apply_migrations(connection)
 
     def _up_to_date(self, connection: sqlite3.Connection) -> bool:
