@@ -305,3 +305,25 @@ def test_a_lost_compare_and_set_retries_alone_in_the_process(tmp_path: Path) -> 
     assert isinstance(other[0], StaleVersion)
     first.close()
     second.close()
+
+
+def test_a_forked_child_does_not_inherit_a_held_lock(tmp_path: Path) -> None:
+    lock = write_lock_for(tmp_path / "a.db")
+    taken, done = threading.Event(), threading.Event()
+
+    def hold() -> None:  # another thread holds it at the fork; none releases it there
+        assert lock.acquire(timeout=0)
+        taken.set()
+        done.wait(30)
+        lock.release()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    taken.wait(30)
+    pid = os.fork()
+    if pid == 0:  # the child: its own lock, free
+        os._exit(0 if write_lock_for(tmp_path / "a.db").acquire(timeout=0) else 1)
+    done.set()
+    holder.join()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -96,4 +96,7 @@ def retry_alone(store: object, attempt: int) -> contextlib.AbstractContextManage
     Else, and for the first attempt, nothing."""
     if attempt and isinstance(store, QueuedWriters):
         return store.exclusive_writes()
-    return contextlib.nullcontext()
+    return _NOTHING
+
+
+_NOTHING = contextlib.nullcontext()  # reusable: it holds nothing

@@ -83,6 +83,16 @@ _locks: weakref.WeakValueDictionary[str, WriteLock] = weakref.WeakValueDictionar
 _locks_guard = threading.Lock()
 
 
+def _forget_locks() -> None:
+    """In a forked child: new locks (a parent's thread may have held one at the fork,
+    and would never release it here)."""
+    global _locks, _locks_guard
+    _locks, _locks_guard = weakref.WeakValueDictionary(), threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_locks)
+
+
 def write_lock_for(path: str | Path) -> WriteLock:
     """The write lock of the file at ``path`` (its real path: links and relative
     paths to one file share it), made on first use; kept while anyone holds it."""
