@@ -17,7 +17,7 @@ from lro._store.base import (
     compare_and_set_attempts,
     newest,
 )
-from lro._store.turns import write_turn
+from lro._store.turns import retry_alone, write_turn
 
 WAKEUP_VERBS = ("schedule", "claim_wakeups", "finish_wakeup", "get_wakeup")
 
@@ -71,22 +71,26 @@ def schedule_resumption(
     """Save ``state``, resume point ``point`` and the wake-up in one transaction.
 
     ``state`` None keeps the stored state. Retries a lost compare-and-set on the
-    latest record, backing off; a done operation refuses (OperationCancelled if a
+    latest record, backing off (re-read and written as ``update_record`` does); a done
+    operation refuses (OperationCancelled if a
     caller cancelled it).
     """
     with write_turn(store, current.name) as turn:
         record = newest(current, turn.latest)
-        for _ in compare_and_set_attempts():
-            transitions.ensure_running(record.operation)
-            changed = record.replace(
-                resume_point=point,
-                state=state if state is not None else record.state,
-                attempts=0,
-                wait_timed_out=False,
-            )
-            try:
-                turn.latest, wakeup = store.schedule(changed, record.version, plan)
-                return turn.latest, wakeup
-            except StaleVersion:
-                record = store.get(record.name)
+        for attempt in compare_and_set_attempts():
+            with retry_alone(store, attempt):
+                if attempt:
+                    record = store.get(record.name)
+                transitions.ensure_running(record.operation)
+                changed = record.replace(
+                    resume_point=point,
+                    state=state if state is not None else record.state,
+                    attempts=0,
+                    wait_timed_out=False,
+                )
+                try:
+                    turn.latest, wakeup = store.schedule(changed, record.version, plan)
+                    return turn.latest, wakeup
+                except StaleVersion:
+                    continue
     raise Aborted(f"operation {current.name!r} changed too often to schedule its wait")

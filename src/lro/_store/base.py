@@ -17,7 +17,7 @@ from lro._core.errors import Aborted, AlreadyExists
 from lro._core.filters import CompiledFilter, Expression, SqlDialect, compile_filter
 from lro._core.listing import ListQuery
 from lro._store.notify import ChangeHub
-from lro._store.turns import write_turn
+from lro._store.turns import retry_alone, write_turn
 
 # A compare-and-set that loses retries after a jittered pause that doubles from 1 ms
 # to 50 ms, for up to 5 s; then the writer gets Aborted.
@@ -162,16 +162,19 @@ def update_record(
     ``change`` must be a pure function of the record it gets; it may raise to refuse
     (for example OperationAlreadyDone), which ends the attempt. The writers of one
     operation in this process take turns (``write_turn``); retries back off (see
-    ``compare_and_set_attempts``); Aborted when they run out.
+    ``compare_and_set_attempts``), re-read and write holding the store's lock on this
+    process's writers if it has one (``retry_alone``); Aborted when they run out.
     """
     with write_turn(store, current.name) as turn:
         record = newest(current, turn.latest)
-        for _ in compare_and_set_attempts():
-            try:
-                updated = store.update(change(record), expected_version=record.version)
-            except StaleVersion:
-                record = store.get(record.name)
-                continue
+        for attempt in compare_and_set_attempts():
+            with retry_alone(store, attempt):
+                if attempt:
+                    record = store.get(record.name)
+                try:
+                    updated = store.update(change(record), expected_version=record.version)
+                except StaleVersion:
+                    continue
             turn.latest = updated
             if updated.done and not record.done:
                 telemetry.operation_finished(updated.operation)

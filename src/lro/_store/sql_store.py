@@ -8,6 +8,7 @@ compare-and-set on the version column, and publishes the name on ``changes``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import secrets
 from collections.abc import Collection
@@ -373,7 +374,13 @@ class SqliteStore(SqlStore):
         )
         self.path = connector.path
         self.synchronous = connector.synchronous
+        self._sqlite = connector
         super().__init__(connector, clock=clock)
+
+    def exclusive_writes(self) -> contextlib.AbstractContextManager[None]:
+        """Hold this process's write lock on the file (``lro._store.turns.QueuedWriters``):
+        this thread's writes go on, the other threads' wait, whatever store they use."""
+        return self._sqlite.writing("exclusive_writes")
 
 
 class PostgresStore(SqlStore):

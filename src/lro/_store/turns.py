@@ -9,8 +9,9 @@ other processes.
 from __future__ import annotations
 
 import collections
+import contextlib
 import threading
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 
 class Turns:
@@ -72,3 +73,25 @@ class write_turn:  # noqa: N801 (used as a function: ``with write_turn(store, na
                 turns._busy = False
                 if turns.users == 0:
                     del _registry[self._key]
+
+
+@runtime_checkable
+class QueuedWriters(Protocol):
+    """A store whose writers in this process queue on one lock (SQLite's, per file)."""
+
+    def exclusive_writes(self) -> contextlib.AbstractContextManager[object]:
+        """Hold that lock: this thread's writes go on, other threads' wait."""
+        ...
+
+
+def retry_alone(store: object, attempt: int) -> contextlib.AbstractContextManager[object]:
+    """For a compare-and-set's retry (``attempt`` > 0): hold the store's lock on this
+    process's writers, if it has one, so that the re-read and the write it retries are
+    not beaten again by a writer of this process (another store on the same file).
+    Else, and for the first attempt, nothing."""
+    if attempt and isinstance(store, QueuedWriters):
+        return store.exclusive_writes()
+    return _NOTHING
+
+
+_NOTHING = contextlib.nullcontext()  # reusable: it holds nothing

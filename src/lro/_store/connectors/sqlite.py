@@ -2,6 +2,9 @@
 
 Write transactions begin IMMEDIATE, taking SQLite's one write lock at once, so what a
 transaction reads stays true until it commits (what ``FOR UPDATE`` does elsewhere).
+Before it, every write (a transaction, or one statement that writes) takes the file's
+write lock of this process (``sqlite_lock``), so that this process's writers queue
+rather than poll SQLite; SQLite's busy timeout waits only for other processes.
 Other processes' commits are seen by polling ``PRAGMA data_version``.
 """
 
@@ -14,15 +17,17 @@ import sqlite3
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 from google.rpc import code_pb2
 
 from lro._core.errors import Error, FailedPrecondition, InvalidArgument, Unavailable
 from lro._core.filters import OPERATION_COLUMNS, SqlDialect
 from lro._store.base import now_us
-from lro._store.connectors.base import Dialect, DriverQueries, query_texts
+from lro._store.connectors.base import Dialect, DriverQueries, Queries, query_texts
+from lro._store.connectors.sqlite_lock import is_write, write_lock_for
 from lro._store.driver_errors import store_error
 from lro._store.notify import ChangeHub
 from lro._store.queries import load_migrations
@@ -34,6 +39,7 @@ SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
 MODES = ("ro", "rw", "rwc")
 READ_ONLY_MESSAGE = "the database is read-only: it takes no writes"
 WAL_RETRY_PAUSE = 0.005
+T = TypeVar("T")
 
 
 def _names_as_json(names: Sequence[str]) -> str:
@@ -122,6 +128,8 @@ class SqliteConnector(DriverQueries[sqlite3.Connection]):
         self.busy_timeout_ms = busy_timeout_ms
         self.change_poll_interval = change_poll_interval
         self._sql = query_texts("sqlite")
+        self._writes = frozenset(name for name, text in self._sql.items() if is_write(text))
+        self._write_lock = write_lock_for(self.path)
         self._max_connections = max_connections
         self._idle: list[sqlite3.Connection] = []
         self._opened: list[sqlite3.Connection] = []
@@ -159,6 +167,53 @@ class SqliteConnector(DriverQueries[sqlite3.Connection]):
         plain = READ_ONLY_MESSAGE if read_only else None
         where = f"SQLite {str(self.path)!r}"
         return store_error(sqlite_code(exc), where, action, str(exc), plain)
+
+    def _run(
+        self, text: str, query: str, params: Mapping[str, Any], fetch: Callable[[Any], T]
+    ) -> T:
+        # The body of DriverQueries._run, twice: each call runs it, a frame less.
+        if query not in self._writes:  # a read: WAL readers run beside the writer
+            connection = self._checkout()
+            try:
+                return fetch(connection.execute(text, params))
+            except sqlite3.Error as exc:
+                raise self._translate(exc, query) from exc
+            finally:
+                self._checkin(connection)
+        self._take_write_lock(query)
+        try:
+            connection = self._checkout()
+            try:
+                return fetch(connection.execute(text, params))
+            except sqlite3.Error as exc:
+                raise self._translate(exc, query) from exc
+            finally:
+                self._checkin(connection)
+        finally:
+            self._write_lock.release()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Queries]:
+        """A write transaction on one pooled connection, under the file's write lock
+        (taken before a connection is, as every write here takes them)."""
+        with self.writing("transaction"), super().transaction() as db:
+            yield db
+
+    @contextlib.contextmanager
+    def writing(self, action: str) -> Iterator[None]:
+        """The block runs holding this process's write lock on the file."""
+        self._take_write_lock(action)
+        try:
+            yield
+        finally:
+            self._write_lock.release()
+
+    def _take_write_lock(self, action: str) -> None:
+        """Wait for this process's other writers of the file, at most the busy timeout,
+        then fail as a write that SQLite kept waiting as long does: Unavailable."""
+        if not self._write_lock.acquire(self.busy_timeout_ms / 1000):
+            waited = f"this process's other writers held the file for {self.busy_timeout_ms} ms"
+            raise store_error(code_pb2.UNAVAILABLE, f"SQLite {str(self.path)!r}", action, waited)
 
     @contextlib.contextmanager
     def _begin(self, connection: sqlite3.Connection) -> Iterator[None]:
@@ -266,7 +321,9 @@ class SqliteConnector(DriverQueries[sqlite3.Connection]):
                     "the SQLite database is read-only and lacks lro's newest tables; "
                     "open it once for writing to bring it up to date"
                 )
-            with self._begin(connection):
+            # The connection is taken before the lock, unlike elsewhere: safe, as no
+            # other thread uses this store yet.
+            with self.writing("migrate"), self._begin(connection):
                 self._apply_migrations(connection)
 
     def _up_to_date(self, connection: sqlite3.Connection) -> bool:
