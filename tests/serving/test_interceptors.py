@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import threading
 from collections.abc import Callable, Iterator
-from concurrent import futures
 from typing import Any
 
 import google.longrunning.operations_proto_pb2 as operations_pb2
@@ -16,7 +13,7 @@ import pytest
 from google.protobuf import wrappers_pb2
 
 import lro
-from lro.serving import AsyncOperationInterceptor, OperationInterceptor
+from tests.serving.intercepted import aio_server, method_handler, sync_server
 
 METHOD = "/test.Export/Start"
 Start = Callable[..., operations_pb2.Operation]
@@ -35,52 +32,15 @@ def _resumable_start(client: lro.Client, seen: list[tuple[str, str, str]]) -> St
 
 
 def _handler(behavior: Callable[..., Any]) -> grpc.GenericRpcHandler[Any, Any]:
-    return grpc.method_handlers_generic_handler(
-        "test.Export",
-        {
-            "Start": grpc.unary_unary_rpc_method_handler(
-                behavior,
-                request_deserializer=wrappers_pb2.StringValue.FromString,
-                response_serializer=operations_pb2.Operation.SerializeToString,
-            )
-        },
-    )
+    return method_handler("test.Export", "Start", behavior, wrappers_pb2.StringValue)
 
 
 def _sync_server(client: lro.Client, seen: list[tuple[str, str, str]]) -> Iterator[str]:
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=4), interceptors=[OperationInterceptor()]
-    )
-    server.add_generic_rpc_handlers((_handler(_resumable_start(client, seen)),))
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    yield f"127.0.0.1:{port}"
-    server.stop(None).wait()
+    yield from sync_server(_handler(_resumable_start(client, seen)))
 
 
 def _aio_server(client: lro.Client, seen: list[tuple[str, str, str]]) -> Iterator[str]:
-    start = _resumable_start(client, seen)
-
-    async def behavior(request: wrappers_pb2.StringValue, context: object) -> object:
-        return start(request, context)
-
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-
-    async def serve() -> tuple[grpc.aio.Server, int]:
-        server = grpc.aio.server(interceptors=[AsyncOperationInterceptor()])
-        server.add_generic_rpc_handlers((_handler(behavior),))
-        port = server.add_insecure_port("127.0.0.1:0")
-        await server.start()
-        return server, port
-
-    server, port = asyncio.run_coroutine_threadsafe(serve(), loop).result(10)
-    yield f"127.0.0.1:{port}"
-    asyncio.run_coroutine_threadsafe(server.stop(None), loop).result(10)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(10)
-    loop.close()
+    yield from aio_server(_handler, _resumable_start(client, seen))
 
 
 MakeServer = Callable[[lro.Client, list[tuple[str, str, str]]], Iterator[str]]

@@ -4,11 +4,8 @@ operation, over real gRPC servers on 127.0.0.1."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import threading
 from collections.abc import Callable, Iterator
-from concurrent import futures
 from typing import Any
 
 import google.longrunning.operations_proto_pb2 as operations_pb2
@@ -19,7 +16,7 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, wr
 
 import lro
 from lro._calls import request_id_in
-from lro.serving import AsyncOperationInterceptor, OperationInterceptor
+from tests.serving.intercepted import aio_server, method_handler, sync_server
 
 
 def _message_classes() -> tuple[type[Any], type[Any]]:
@@ -75,52 +72,15 @@ def _create_thing(client: lro.Client, seen: Seen) -> Callable[[Any, object], Any
 
 
 def _handler(behavior: Callable[..., Any]) -> grpc.GenericRpcHandler[Any, Any]:
-    return grpc.method_handlers_generic_handler(
-        "test.Things",
-        {
-            "CreateThing": grpc.unary_unary_rpc_method_handler(
-                behavior,
-                request_deserializer=CreateThingRequest.FromString,
-                response_serializer=operations_pb2.Operation.SerializeToString,
-            )
-        },
-    )
+    return method_handler("test.Things", "CreateThing", behavior, CreateThingRequest)
 
 
 def _sync_server(client: lro.Client, seen: Seen) -> Iterator[str]:
-    server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=4), interceptors=[OperationInterceptor()]
-    )
-    server.add_generic_rpc_handlers((_handler(_create_thing(client, seen)),))
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    yield f"127.0.0.1:{port}"
-    server.stop(None).wait()
+    yield from sync_server(_handler(_create_thing(client, seen)))
 
 
 def _aio_server(client: lro.Client, seen: Seen) -> Iterator[str]:
-    create = _create_thing(client, seen)
-
-    async def behavior(request: Any, context: object) -> object:
-        return create(request, context)
-
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-
-    async def serve() -> tuple[grpc.aio.Server, int]:
-        server = grpc.aio.server(interceptors=[AsyncOperationInterceptor()])
-        server.add_generic_rpc_handlers((_handler(behavior),))
-        port = server.add_insecure_port("127.0.0.1:0")
-        await server.start()
-        return server, port
-
-    server, port = asyncio.run_coroutine_threadsafe(serve(), loop).result(10)
-    yield f"127.0.0.1:{port}"
-    asyncio.run_coroutine_threadsafe(server.stop(None), loop).result(10)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(10)
-    loop.close()
+    yield from aio_server(_handler, _create_thing(client, seen))
 
 
 @contextlib.contextmanager

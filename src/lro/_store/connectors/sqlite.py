@@ -171,24 +171,11 @@ class SqliteConnector(DriverQueries[sqlite3.Connection]):
     def _run(
         self, text: str, query: str, params: Mapping[str, Any], fetch: Callable[[Any], T]
     ) -> T:
-        # The body of DriverQueries._run, twice: each call runs it, a frame less.
         if query not in self._writes:  # a read: WAL readers run beside the writer
-            connection = self._checkout()
-            try:
-                return fetch(connection.execute(text, params))
-            except sqlite3.Error as exc:
-                raise self._translate(exc, query) from exc
-            finally:
-                self._checkin(connection)
+            return super()._run(text, query, params, fetch)
         self._take_write_lock(query)
         try:
-            connection = self._checkout()
-            try:
-                return fetch(connection.execute(text, params))
-            except sqlite3.Error as exc:
-                raise self._translate(exc, query) from exc
-            finally:
-                self._checkin(connection)
+            return super()._run(text, query, params, fetch)
         finally:
             self._write_lock.release()
 
