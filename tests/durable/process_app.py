@@ -17,7 +17,7 @@ import lro
 from tests.durable.ledger import distinct_pids, write
 
 # How long a run that must be shared waits for a run in another process.
-SHARE_WAIT = 8.0
+SHARE_WAIT = 5.0
 
 client = lro.Client(worker=False)
 
