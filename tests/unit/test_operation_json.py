@@ -3,6 +3,10 @@ their type URL and bytes wherever they sit, and everything else as json_format h
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import google.longrunning.operations_proto_pb2 as operations_pb2
 from google.protobuf import any_pb2, json_format, struct_pb2, timestamp_pb2
 from google.rpc import code_pb2, status_pb2
@@ -68,3 +72,25 @@ def test_bytes_that_do_not_decode_keep_their_bytes() -> None:
     assert any_json(broken) == {"@type": broken.type_url, "value": "Cv8="}
     unknown = any_pb2.Any(type_url=TYPE_URL, value=b"\x0a\xff")
     assert any_json(unknown) == {"@type": TYPE_URL, "value": "Cv8="}
+
+
+def test_well_known_types_render_as_json_in_a_process_that_never_imported_them() -> None:
+    # A generic server (``lro serve``) imports none of the caller's modules; a StringValue
+    # there must still render as proto3 JSON ("x"), not as bytes under the same "value"
+    # key, which a JSON client would read as the string "CgF4".
+    program = """
+import json
+from google.protobuf import any_pb2
+from lro._core.operation_json import any_json
+packed = any_pb2.Any(
+    type_url="type.googleapis.com/google.protobuf.StringValue", value=b"\\n\\x01x"
+)
+print(json.dumps(any_json(packed)))
+"""
+    printed = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    assert json.loads(printed) == {
+        "@type": "type.googleapis.com/google.protobuf.StringValue",
+        "value": "x",
+    }

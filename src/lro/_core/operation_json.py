@@ -13,7 +13,18 @@ import base64
 from typing import Any
 
 import google.longrunning.operations_proto_pb2 as operations_pb2
-from google.protobuf import any_pb2, descriptor_pool, json_format, message_factory
+from google.protobuf import (  # the well-known types: always known here (see below)
+    any_pb2,
+    descriptor_pool,
+    duration_pb2,
+    empty_pb2,
+    field_mask_pb2,
+    json_format,
+    message_factory,
+    struct_pb2,
+    timestamp_pb2,
+    wrappers_pb2,
+)
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 
@@ -23,6 +34,17 @@ from lro._core.anys import type_name
 # KeyError in some protobuf versions) or bytes that do not decode.
 _UNRENDERABLE = (TypeError, KeyError, DecodeError, json_format.Error)
 _ANY = any_pb2.Any.DESCRIPTOR.full_name
+# The well-known types have a JSON form of their own under "value"; unknown, their bytes
+# would go under that same key and read as that form (a StringValue "x" as "CgF4"). A
+# generic server imports none of its callers' modules, so this one loads them all.
+WELL_KNOWN_TYPES = (
+    duration_pb2.Duration,
+    empty_pb2.Empty,
+    field_mask_pb2.FieldMask,
+    struct_pb2.Struct,
+    timestamp_pb2.Timestamp,
+    wrappers_pb2.StringValue,
+)
 
 
 def any_json(packed: any_pb2.Any) -> dict[str, Any]:
