@@ -4,10 +4,10 @@ Starts ``lro serve`` on one SQLite file as it is (clear text, no credentials), t
 ``--auth-tokens`` (a file of 100 tokens; the one sent is compared with all of them),
 then with TLS and the same tokens, and reads the same operations with 4 client threads
 through one channel each time. The token goes as metadata on each call, and in the
-last run as call credentials (``grpc.access_token_call_credentials``, as the README
-shows), whose plugin gRPC runs in Python for every call. The four runs take turns
-``--rounds`` times; prints the median requests per second of each, and its ratio to
-the first.
+last run as call credentials (``grpc.access_token_call_credentials``, as
+docs/reference/production.md shows), whose plugin gRPC runs in Python for every call.
+The four runs take turns ``--rounds`` times; prints the median requests per second of
+each, and its ratio to the first.
 
     .venv/bin/python -m bench.serving_auth [--seconds 5] [--threads 4] [--rounds 3]
 """

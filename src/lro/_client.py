@@ -151,7 +151,8 @@ class Client(ClientBase):
 
         Raises:
             InvalidArgument: a bad duration, filter or collection. FailedPrecondition: a
-                store that cannot purge (a Go package's Spanner table: see the README).
+                store that cannot purge (a Go package's Spanner table: see
+                docs/reference/retention.md).
         """
         return self._purge_now(older_than, filter, collection)
 

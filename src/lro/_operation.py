@@ -113,7 +113,7 @@ class Operation(OperationBase[T]):
     ) -> dict[str, operations_pb2.Operation]:
         """Sleep, then block until every child operation is done.
 
-        With ``resume_at`` the wait is durable instead: see ``README``, "Durable waits".
+        With ``resume_at`` the wait is durable instead: see docs/reference/durable-waits.md.
 
         Args:
             sleep: seconds to sleep first.

@@ -2,7 +2,7 @@
 
 On lro's own table a batch reads the names it deletes in the same transaction, so
 Spanner's locks keep any of them from changing in between. A Go package's table is left
-to the row deletion policy that Go's schema puts on it (see the README, "Retention").
+to the row deletion policy that Go's schema puts on it (see docs/reference/retention.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The README's python blocks, and running one as a script the way a reader would."""
+"""The python blocks of the README and of the reference pages in docs/reference/, and
+running one as a script the way a reader would."""
 
 from __future__ import annotations
 
@@ -7,7 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+REFERENCE = ROOT / "docs" / "reference"
+
+
+def page(name: str) -> str:
+    """The text of a reference page, ``name`` without its ``.md``."""
+    return (REFERENCE / f"{name}.md").read_text()
 
 
 def python_blocks(text: str | None = None) -> list[str]:
@@ -18,9 +26,15 @@ def python_blocks(text: str | None = None) -> list[str]:
     return blocks
 
 
-def section(heading: str) -> str:
-    """The README's text from ``heading`` (a ``## `` line) to the next heading of that level."""
-    return README.read_text().split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+def block_with(text: str, marker: str) -> str:
+    """The one python block of ``text`` that contains ``marker``."""
+    (block,) = [block for block in python_blocks(text) if marker in block]
+    return block
+
+
+def section(text: str, heading: str) -> str:
+    """The part of ``text`` from the ``## heading`` line to the next ``## `` heading."""
+    return text.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
 
 
 def run_script(tmp_path: Path, code: str, name: str = "example.py") -> list[str]:

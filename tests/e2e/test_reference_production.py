@@ -1,5 +1,6 @@
-"""The README's "Running lro serve in production" examples run as written: Google's
-clients against ``lro serve`` with TLS and a token, and a server of one's own."""
+"""The examples of "Running lro serve in production" (docs/reference/production.md) run
+as written: Google's clients against ``lro serve`` with TLS and a token, and a server of
+one's own."""
 
 from __future__ import annotations
 
@@ -18,18 +19,16 @@ import grpc
 import pytest
 
 import lro
+from tests.doc_pages import page, python_blocks
 from tests.e2e.test_serve_security import serving
 from tests.serving.certificates import Pki, make_pki
 from tests.serving.secured import secure_channel
 
-README = Path(__file__).parent.parent.parent / "README.md"
 TOKEN = secrets.token_urlsafe(24)
 
 
 def _examples() -> list[str]:
-    section = README.read_text().split("## Running lro serve in production", 1)[1]
-    section = section.split("\n## ", 1)[0]
-    return re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+    return python_blocks(page("production"))
 
 
 @pytest.fixture
