@@ -78,6 +78,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.aio_waits --backend postgresql
 	$(BIN)/python -m bench.purge --backend sqlite
 	$(BIN)/python -m bench.purge --backend postgresql
+	$(BIN)/python -m bench.dbos_two_step
 
 clean:
 	rm -rf $(VENV) $(DEMO_VENV) $(WORKFLOWS_VENV) dist lro-demo.db
