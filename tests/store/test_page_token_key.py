@@ -1,17 +1,21 @@
-"""The key that signs page tokens comes with the schema on SQLite and PostgreSQL, so
-that a listing only reads."""
+"""The key that signs page tokens comes with the schema on every backend, so that a
+listing only reads."""
 
 from __future__ import annotations
 
 import threading
+import uuid
 from pathlib import Path
 
 import pytest
 
 import lro
 from lro._store.queries import load_migrations
+from lro._store.spanner import SpannerStore
+from lro._store.spanner_layouts import from_bytes_value
 from lro._store.sql_store import SqlStore
 from lro._store.urls import open_store
+from tests import spanner_emulator
 from tests.conftest import fresh_postgres_url
 
 
@@ -82,3 +86,31 @@ def test_stores_opened_at_once_agree_on_one_key(sql_url: str) -> None:
         assert sorted(numbers) == [number for number, _, _ in load_migrations(backend)]
         for store in stores:
             store.close()
+
+
+def _spanner_keys(store: SpannerStore) -> list[bytes]:
+    with store._database.snapshot() as snapshot:
+        rows = snapshot.execute_sql("SELECT value FROM lro_settings WHERE name = 'page_token_key'")
+        return [from_bytes_value(row[0]) or b"" for row in rows]
+
+
+@pytest.mark.usefixtures("spanner_host")
+def test_spanners_key_comes_with_its_schema() -> None:
+    """The store that migrates a fresh Spanner database makes the key, so that the first
+    listing, even under a role that may only read, writes nothing."""
+    database_id = f"key-{uuid.uuid4().hex[:12]}"
+    spanner_emulator.create_database(database_id, [])
+    config = lro.SpannerConfig(spanner_emulator.PROJECT, spanner_emulator.INSTANCE, database_id)
+    with lro.Client(config, worker=False) as client:
+        store = client.store
+        assert isinstance(store, SpannerStore)
+        made = _spanner_keys(store)
+        assert len(made) == 1
+        assert len(made[0]) == 32
+        client.new_operation()
+        client.new_operation()
+        _, token = client.list_operations(page_size=1)
+    with lro.Client(config, worker=False) as again:  # opened again: the same key
+        assert isinstance(again.store, SpannerStore)
+        assert _spanner_keys(again.store) == made
+        assert len(again.list_operations(page_size=1, page_token=token)[0]) == 1

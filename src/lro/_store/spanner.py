@@ -150,6 +150,7 @@ class SpannerStore(SpannerWakeups):
             self._apply_ddl([_QUERIES["create_migrations_table"]])
         with self._database.snapshot() as snapshot:
             applied = {row[0] for row in snapshot.execute_sql(_QUERIES["applied_migrations"])}
+        migrated = False
         for number, file_name, sql in load_migrations("spanner"):
             if number in applied:
                 continue
@@ -160,6 +161,9 @@ class SpannerStore(SpannerWakeups):
                     ["number", "file_name", "applied_time_us"],
                     [(number, file_name, self.clock.now_us())],
                 )
+            migrated = True
+        if migrated:  # the key comes with the schema, so that a listing only reads
+            self._page_token_key = self._setting(PAGE_TOKEN_KEY_SETTING, secrets.token_bytes(32))
 
     def _apply_ddl(self, statements: list[str]) -> None:
         # AlreadyExists or FailedPrecondition: another process applied it first.
