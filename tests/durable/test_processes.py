@@ -81,7 +81,12 @@ class WorkerProcess:
                 "0.05",
             ],
             cwd=REPO,
-            env={**os.environ, LEDGER_ENV: str(ledger_path), "PYTHONPATH": str(REPO)},
+            env={
+                **os.environ,
+                LEDGER_ENV: str(ledger_path),
+                "PYTHONPATH": str(REPO),
+                "PYTHONFAULTHANDLER": "1",  # a stack dump on SIGABRT: see stop()
+            },
             stdout=subprocess.PIPE,
             stderr=self._log,
             text=True,
@@ -98,8 +103,10 @@ class WorkerProcess:
         try:
             status = self.process.wait(timeout=120)
         except subprocess.TimeoutExpired:
+            self._dump_threads()
+            tail = self._log_tail()
             self.kill()
-            raise AssertionError(f"the worker did not stop:\n{self._log_tail()}") from None
+            raise AssertionError(f"the worker did not stop:\n{tail}") from None
         self._close_files()
         return status
 
@@ -115,9 +122,16 @@ class WorkerProcess:
         self.process.stdout.close()
         self._log.close()
 
+    def _dump_threads(self) -> None:
+        """Make the process print every thread's stack on its log (faulthandler, on
+        SIGABRT), and wait for it to die of it."""
+        self.process.send_signal(signal.SIGABRT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=10)
+
     def _log_tail(self) -> str:
         self._log.flush()
-        return "\n".join(Path(self._log.name).read_text().splitlines()[-40:])
+        return "\n".join(Path(self._log.name).read_text().splitlines()[-200:])
 
 
 def _ledger_rows(path: Path, table: str) -> list[tuple[str, str, int]]:
