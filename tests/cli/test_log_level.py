@@ -12,6 +12,8 @@ import pytest
 import requests
 
 import lro
+from tests.commands import run_lro
+from tests.damage import damage_operation
 from tests.durable.conftest import eventually
 
 APP = """
@@ -118,3 +120,39 @@ def test_serve_access_log(tmp_path: Path, options: list[str], logged: bool) -> N
             stdout, stderr = server.communicate(timeout=30)
     assert server.returncode == 0, stderr
     assert ("GET /v1/operations" in stdout + stderr) is logged  # uvicorn's access log
+
+
+def test_a_read_error_is_one_line_and_its_details_come_with_log_level(tmp_path: Path) -> None:
+    """A damaged row: ``lro: DataLoss: ...`` alone; ``--log-level`` adds what did not
+    decode, from the ``lro.store`` log."""
+    url = f"sqlite:///{tmp_path}/lro.db"
+    with lro.Client(url, worker=False) as client:
+        bad = client.new_operation().name
+        damage_operation(client.store, bad)
+    line = f"lro: DataLoss: operation {bad!r} is damaged in the store and cannot be read"
+    for args in (("get", bad), ("wait", "--timeout", "1", bad), ("cancel", bad)):
+        plain = run_lro(*args, "--db", url)
+        assert (plain.returncode, plain.stderr) == (1, line + "\n")
+        logged = run_lro(*args, "--db", url, "--log-level", "error")
+        assert logged.returncode == 1
+        *details, last = logged.stderr.splitlines()
+        assert last == line
+        assert any(f" ERROR lro.store: operation {bad!r} does not decode" in d for d in details)
+
+
+def test_a_store_error_is_one_line_with_the_reference_of_its_details(tmp_path: Path) -> None:
+    """A file that is no database: the line carries a reference, and the log line that
+    ``--log-level`` prints carries the same, with the driver's message."""
+    (tmp_path / "bad.db").write_bytes(b"not a database, " * 512)
+    url = f"sqlite:///{tmp_path}/bad.db"
+    for command in (("get", "operations/x"), ("list",), ("purge", "--older-than", "1d")):
+        plain = run_lro(*command, "--db", url)
+        assert plain.returncode == 1
+        refs = re.fullmatch(r"lro: DataLoss: .* \(ref ([0-9a-f]{8})\)\n", plain.stderr)
+        assert refs, plain.stderr
+        logged = run_lro(*command, "--db", url, "--log-level", "warning")
+        *details, last = logged.stderr.splitlines()
+        (ref,) = re.fullmatch(r"lro: DataLoss: .* \(ref ([0-9a-f]{8})\)", last).groups()  # type: ignore[union-attr]
+        (detail,) = [d for d in details if f"[ref {ref}]" in d]
+        assert " WARNING lro.store: " in detail
+        assert "file is not a database" in detail

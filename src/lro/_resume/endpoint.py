@@ -18,7 +18,6 @@ import dataclasses
 import logging
 import os
 import socket
-import threading
 from collections.abc import Iterator
 
 from google.rpc import code_pb2
@@ -26,10 +25,12 @@ from google.rpc import code_pb2
 from lro import _telemetry as telemetry
 from lro._core import transitions
 from lro._core.attempts import MAX_ATTEMPTS, AttemptPolicy
+from lro._core.clock import Clock
 from lro._core.errors import Aborted, Error, NotFound, OperationAlreadyDone, Unavailable
 from lro._core.names import validate_name
 from lro._core.statuses import failure_text, status_of
 from lro._resume.binding import binding_store, task_pin
+from lro._resume.leases import LeaseRenewer
 from lro._resume.plan import micros
 from lro._runtime import Resumable, Runtime
 from lro._store.base import Wakeup, WakeupStore, update_record
@@ -80,7 +81,7 @@ def resume_now(
         )
     if wakeup is None:
         return _unclaimed(store, name, handler, wake_up, runtime.clock.now_us())
-    return _run(store, resumable, wakeup, AttemptPolicy(max_attempts))
+    return _run(store, runtime.clock, resumable, wakeup, AttemptPolicy(max_attempts))
 
 
 def _unclaimed(store: WakeupStore, name: str, handler: str, wake_up: str, time_us: int) -> Outcome:
@@ -103,12 +104,12 @@ def _ignored(name: str, reason: str) -> Outcome:
 
 
 def _run(
-    store: WakeupStore, resumable: Resumable, wakeup: Wakeup, policy: AttemptPolicy
+    store: WakeupStore, clock: Clock, resumable: Resumable, wakeup: Wakeup, policy: AttemptPolicy
 ) -> Outcome:
     record = store.get(wakeup.name)
     try:
         with (
-            _lease_kept(store, wakeup),
+            _lease_kept(store, clock, wakeup),
             telemetry.handler_run(wakeup.target, record, wakeup.due_time_us) as run,
         ):
             run.finished(resumable.run(record).operation)
@@ -124,24 +125,14 @@ def _run(
 
 
 @contextlib.contextmanager
-def _lease_kept(store: WakeupStore, wakeup: Wakeup) -> Iterator[None]:
+def _lease_kept(store: WakeupStore, clock: Clock, wakeup: Wakeup) -> Iterator[None]:
     """Renew the lease of ``wakeup`` every third of it until the block ends."""
-    done = threading.Event()
-
-    def renew() -> None:
-        while not done.wait(LEASE_SECONDS / 3):
-            try:
-                store.renew_wakeups([wakeup.lease_token], micros(LEASE_SECONDS))
-            except Exception:
-                logger.warning("cannot renew the lease of %s", wakeup.name, exc_info=True)
-
-    renewer = threading.Thread(target=renew, name="lro-resume-lease", daemon=True)
-    renewer.start()
+    renewer = LeaseRenewer(store, clock, LEASE_SECONDS, name="lro-resume-lease", log=logger)
+    renewer.hold(wakeup.lease_token)
     try:
         yield
     finally:
-        done.set()
-        renewer.join()
+        renewer.stop()
 
 
 def _count_failure(

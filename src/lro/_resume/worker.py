@@ -16,6 +16,7 @@ from lro._core.durations import Duration, seconds
 from lro._core.errors import InvalidArgument
 from lro._resume.channels import Channels
 from lro._resume.counts import WorkerCounts, WorkerTotals
+from lro._resume.leases import LeaseRenewer
 from lro._resume.plan import micros, wakeup_store
 from lro._resume.retention import PeriodicPurge
 from lro._resume.run import CALL_TIMEOUT, Resumption, RunSettings
@@ -34,8 +35,9 @@ class WorkerSettings:
 
     Args:
         threads: handlers run at once.
-        lease: seconds a claim lasts; renewed every third of it while the handler runs.
-            A worker that dies loses its claims when their leases end.
+        lease: seconds a claim lasts; renewed every third of it while the handler runs,
+            on a thread of its own (slow claims do not delay it). A worker that dies
+            loses its claims when their leases end.
         poll_interval: the longest pause between two claims (one query each). Changes
             made in this process, and waits scheduled here, wake the worker sooner.
         max_attempts: handler runs before the operation ends with the handler's error.
@@ -98,7 +100,6 @@ class Worker:
         self._hints: list[int] = []
         self._running: dict[str, Wakeup] = {}
         self._counts = WorkerCounts()
-        self._lost: set[str] = set()  # running, but their leases ended
         self._reported_handlers: set[str] = set()
         self._executor = ThreadPoolExecutor(self.settings.threads, thread_name_prefix="lro-worker")
         self._purge = (
@@ -107,6 +108,13 @@ class Worker:
             else None
         )
         self._subscription = self.store.changes.subscribe([EVERYTHING], self._on_change)
+        self._leases = LeaseRenewer(
+            self.store,
+            self.clock,
+            self.settings.lease,
+            on_lost=self._on_lost,
+            name="lro-worker-lease",
+        )
         self._thread = threading.Thread(target=self._loop, name="lro-claimer", daemon=True)
         self._wake.set()
         self._thread.start()
@@ -127,27 +135,24 @@ class Worker:
 
     def _loop(self) -> None:
         clock = self.clock
-        next_renewal = clock.monotonic() + self.settings.lease / 3
+        next_report = clock.monotonic() + self.settings.lease / 3
         while not self._stopping.is_set():
-            clock.wait(self._wake, self._pause(next_renewal))
+            clock.wait(self._wake, self._pause())
             self._wake.clear()
             if self._stopping.is_set():
                 break
             try:
-                renewing = clock.monotonic() >= next_renewal
-                if renewing:
-                    self._renew()
-                    next_renewal = clock.monotonic() + self.settings.lease / 3
                 self._claim()
-                if renewing:
+                if clock.monotonic() >= next_report:
+                    next_report = clock.monotonic() + self.settings.lease / 3
                     self._report_unserved_handlers()
             except Exception:
-                logger.exception("worker %s: claim or renewal failed", self.owner)
+                logger.exception("worker %s: claim failed", self.owner)
                 clock.wait(self._stopping, ERROR_PAUSE)
 
-    def _pause(self, next_renewal: float) -> float:
+    def _pause(self) -> float:
         clock = self.clock
-        pause = min(self.settings.poll_interval, max(0.0, next_renewal - clock.monotonic()))
+        pause = self.settings.poll_interval
         with self._lock:
             if self._hints:
                 pause = min(pause, max(0.0, (self._hints[0] - clock.now_us()) / 1e6))
@@ -171,6 +176,8 @@ class Worker:
                 heapq.heappop(self._hints)
             for wakeup in claimed:
                 self._running[wakeup.lease_token] = wakeup
+        for wakeup in claimed:
+            self._leases.hold(wakeup.lease_token)
         self._counts.claimed(claimed, self.clock.now_us())
         for wakeup in claimed:
             self._executor.submit(self._run, wakeup)
@@ -181,20 +188,17 @@ class Worker:
         except Exception:
             logger.exception("worker %s: resuming %s failed", self.owner, wakeup.name)
         finally:
+            self._leases.drop(wakeup.lease_token)
             with self._lock:
                 self._running.pop(wakeup.lease_token, None)
-                self._lost.discard(wakeup.lease_token)
             self._wake.set()
 
-    def _renew(self) -> None:
+    def _on_lost(self, tokens: list[str]) -> None:
+        """Log the leases that ran out while their handlers ran (not those whose run
+        removed the wake-up just now)."""
         with self._lock:
-            tokens = [token for token in self._running if token not in self._lost]
-        held = self.store.renew_wakeups(tokens, micros(self.settings.lease))
-        with self._lock:
-            ended = [self._running[t] for t in set(tokens) - held if t in self._running]
-        for wakeup in ended:  # the lease ran out, or its run removed the wake-up just now
-            with self._lock:
-                self._lost.add(wakeup.lease_token)  # no more renewals, nor reports
+            ended = [self._running[token] for token in tokens if token in self._running]
+        for wakeup in ended:
             if self.store.get_wakeup(wakeup.name) is not None:
                 logger.info(
                     "worker %s: lost the lease on %s (%s %r) while it ran; "
@@ -235,28 +239,19 @@ class Worker:
         self._thread.join()
         clock = self.clock
         deadline = clock.monotonic() + (self.settings.shutdown_grace if grace is None else grace)
-        next_renewal = clock.monotonic()
-        while clock.monotonic() < deadline:
+        while clock.monotonic() < deadline:  # the renewer keeps the leases meanwhile
             with self._lock:
                 if not self._running:
                     break
-            if clock.monotonic() >= next_renewal:
-                self._renew_quietly()
-                next_renewal = clock.monotonic() + self.settings.lease / 3
             clock.wait(self._wake, min(STOP_CHECK, max(0.0, deadline - clock.monotonic())))
             self._wake.clear()
+        self._leases.stop()  # before the release: no renewal takes a lease back
         with self._lock:
             tokens = list(self._running)
         if tokens:
             self.store.release_wakeups(tokens)
         self._executor.shutdown(wait=False)
         self._channels.close()
-
-    def _renew_quietly(self) -> None:
-        try:
-            self._renew()
-        except Exception:
-            logger.exception("worker %s: renewal failed while stopping", self.owner)
 
     @property
     def running(self) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import os
 import threading
 from typing import Any, Protocol, runtime_checkable
 
@@ -34,6 +35,16 @@ class Turns:
 
 _registry: dict[tuple[int, str], Turns] = {}
 _registry_lock = threading.Lock()
+
+
+def _forget_turns() -> None:
+    """In a forked child: no turns, and a new lock (a parent's thread may have held a
+    turn or the lock at the fork, and would never hand it on here)."""
+    global _registry, _registry_lock
+    _registry, _registry_lock = {}, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_turns)
 
 
 class write_turn:  # noqa: N801 (used as a function: ``with write_turn(store, name)``)
@@ -71,7 +82,7 @@ class write_turn:  # noqa: N801 (used as a function: ``with write_turn(store, na
                 turns._waiting.popleft().set()  # stays busy: the turn passes on
             else:
                 turns._busy = False
-                if turns.users == 0:
+                if turns.users == 0 and _registry.get(self._key) is turns:  # not since a fork
                     del _registry[self._key]
 
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from lro._core.errors import Error
 from lro._store.urls import DATABASE_URL_ENV, default_url
 from lro.cli._demo import run_demo
-from lro.cli._logging import add_log_level
+from lro.cli._logging import add_log_level, configure_logging
 from lro.cli._operations import (
     add_operation_commands,
     operations_client,
@@ -76,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.access_log,
             )
             return run_serve(args.db or default_url(), options, security=security_from_args(args))
+        configure_logging(args.log_level)
         with operations_client(args.db or default_url()) as client:
             run = run_purge if args.command == "purge" else run_operation_command
             return run(client, args)

@@ -13,6 +13,7 @@ from lro._client import Client
 from lro._core.operation_json import operation_json
 from lro._store.urls import DATABASE_URL_ENV, open_store
 from lro.cli import _terminal
+from lro.cli._logging import add_log_level
 
 NAMED = {
     "get": "print an operation",
@@ -29,6 +30,7 @@ def _db_option(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--db", default=None, help=f"store URL (default ${DATABASE_URL_ENV} or lro.db)"
     )
+    add_log_level(command, default=None)
 
 
 def add_operation_commands(commands: Any) -> None:

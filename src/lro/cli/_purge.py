@@ -10,6 +10,7 @@ from lro._client import Client
 from lro._client_base import purge_query
 from lro._store.retention import purge
 from lro._store.urls import DATABASE_URL_ENV
+from lro.cli._logging import add_log_level
 
 UNIT_SECONDS = {"d": 86_400, "h": 3_600, "m": 60, "s": 1}
 _DURATION = re.compile(r"(?:(\d+)([dhms]))+")
@@ -34,6 +35,7 @@ def add_purge_command(commands: Any) -> None:
     command.add_argument(
         "--db", default=None, help=f"store URL (default ${DATABASE_URL_ENV} or lro.db)"
     )
+    add_log_level(command, default=None)
     command.add_argument(
         "--older-than", type=duration, required=True, help="such as 90d, 12h, 30m or 45s"
     )
