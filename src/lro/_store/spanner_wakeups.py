@@ -139,13 +139,6 @@ class SpannerWakeups:
         the leases as mutations, in one read-write transaction."""
         self._require_wakeups()
         sql = _WAKEUPS["ready_wakeups"].format(columns=", ".join(WAKEUP_COLUMNS))
-        time_us = self.clock.now_us()
-        params = {
-            "now_us": time_us,
-            "limit": limit,
-            "handlers": sorted(handlers),
-            "pinned_to": pinned_to,
-        }
         types = {
             "now_us": param_types.INT64,
             "limit": param_types.INT64,
@@ -154,6 +147,13 @@ class SpannerWakeups:
         }
 
         def claim(transaction: Any) -> list[Wakeup]:
+            time_us = self.clock.now_us()  # each attempt's own: a retry comes later
+            params = {
+                "now_us": time_us,
+                "limit": limit,
+                "handlers": sorted(handlers),
+                "pinned_to": pinned_to,
+            }
             rows = transaction.execute_sql(sql, params=params, param_types=types)
             leased = [
                 _with(
@@ -204,10 +204,11 @@ class SpannerWakeups:
         held = [token for token in tokens if token]
         if not held:
             return set()
-        params = {"tokens": held, "until_us": self.clock.now_us() + lease_us}
         types = {"tokens": _STRINGS, "until_us": param_types.INT64}
 
         def renew(transaction: Any) -> set[str]:
+            # from each attempt's time: a retried renewal extends the lease from its own
+            params = {"tokens": held, "until_us": self.clock.now_us() + lease_us}
             rows = transaction.execute_sql(
                 _WAKEUPS["renew_wakeups"], params=params, param_types=types
             )
