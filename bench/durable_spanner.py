@@ -34,8 +34,12 @@ class CountingStore(SpannerStore):
 
     statements = 0
 
-    def _run_in_transaction(self, work: Callable[[Any], object]) -> Any:
-        return super()._run_in_transaction(lambda transaction: work(_Counting(transaction, self)))
+    def _run_in_transaction(
+        self, work: Callable[[Any], object], within: float | None = None
+    ) -> Any:
+        return super()._run_in_transaction(
+            lambda transaction: work(_Counting(transaction, self)), within
+        )
 
 
 class _Counting:

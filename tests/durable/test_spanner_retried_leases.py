@@ -1,16 +1,20 @@
-"""A Spanner transaction that is aborted runs again later: a retried claim or lease
-renewal reads the time of its own attempt, not the first one's."""
+"""Spanner transactions that are aborted or wait for their turn: a retried claim or
+lease renewal reads the time of its own attempt, not the first one's; a claim or a
+release that cannot commit soon gives up; a closed store refuses calls."""
 
 from __future__ import annotations
 
 import contextlib
+import queue
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from google.api_core import exceptions as api_exceptions
+from google.rpc import code_pb2
 
+import lro
 from lro._core import transitions
 from lro._core.names import new_name
 from lro._store.base import OperationRecord, WaitPlan
@@ -22,6 +26,7 @@ from tests.conftest import fresh_spanner_url
 START_US = 1_700_000_000 * 10**6
 RETRY_AFTER = 20.0  # fake seconds between the aborted attempt and its retry
 LEASE_US = 30 * 10**6
+LIMIT = 30.0  # seconds: an outcome bound, far above the 5 s a claim or release is given
 
 
 class _Abandoned(Exception):
@@ -108,3 +113,80 @@ def test_a_retried_claim_sees_what_is_due_by_its_own_time(
     stored = store.get_wakeup(name)
     assert stored is not None
     assert (stored.lease_token, stored.claims) == (claimed[0].lease_token, 1)
+
+
+@pytest.fixture
+def emulator_store(spanner_database: str) -> Iterator[SpannerStore]:
+    """A store on the emulator, whose read-write transactions take turns (one at a time)."""
+    store = SpannerStore(spanner_config(fresh_spanner_url(spanner_database)))
+    assert store._transaction_lock is not None
+    yield store
+    store.close()
+
+
+def _within_limit(call: Callable[[], object]) -> queue.Queue[object]:
+    """What ``call`` returns or raises, if it ends within ``LIMIT`` seconds."""
+    outcomes: queue.Queue[object] = queue.Queue()
+
+    def run() -> None:
+        try:
+            outcomes.put(call())
+        except Exception as error:
+            outcomes.put(error)
+
+    caller = threading.Thread(target=run, daemon=True)
+    caller.start()
+    caller.join(LIMIT)
+    return outcomes
+
+
+def test_a_claim_that_cannot_have_its_turn_gives_up_and_claims_nothing(
+    emulator_store: SpannerStore,
+) -> None:
+    name = _schedule(emulator_store, 0)
+    turn = emulator_store._transaction_lock
+    assert turn is not None
+    assert turn.acquire(timeout=LIMIT)
+    try:
+        outcomes = _within_limit(
+            lambda: emulator_store.claim_wakeups(
+                "w", lease_us=LEASE_US, limit=1, handlers=["h"], pinned_to=""
+            )
+        )
+    finally:
+        turn.release()
+    assert outcomes.get_nowait() == []
+    assert emulator_store.get_wakeup(name).claims == 0  # type: ignore[union-attr]
+
+
+def test_a_release_that_cannot_have_its_turn_gives_up_with_an_error(
+    emulator_store: SpannerStore,
+) -> None:
+    name = _schedule(emulator_store, 0)
+    (claimed,) = emulator_store.claim_wakeups(
+        "w", lease_us=LEASE_US, limit=1, handlers=["h"], pinned_to=""
+    )
+    turn = emulator_store._transaction_lock
+    assert turn is not None
+    assert turn.acquire(timeout=LIMIT)
+    try:
+        outcomes = _within_limit(lambda: emulator_store.release_wakeups([claimed.lease_token]))
+    finally:
+        turn.release()
+    error = outcomes.get_nowait()
+    assert isinstance(error, lro.Error)
+    assert error.code == code_pb2.ABORTED
+    assert emulator_store.get_wakeup(name).lease_token == claimed.lease_token  # type: ignore[union-attr]
+
+
+def test_a_closed_store_refuses_calls_at_once(spanner_database: str) -> None:
+    """A handler that runs past its worker's stop may call the store after the client
+    closed: it gets an error at once (a query on a closed client may be retried by the
+    client library without end, and then the process cannot exit)."""
+    store = SpannerStore(spanner_config(fresh_spanner_url(spanner_database)))
+    name = _schedule(store, 0)
+    store.close()
+    for call in (lambda: store.get_wakeup(name), lambda: store.renew_wakeups(["t"], LEASE_US)):
+        error = _within_limit(call).get_nowait()
+        assert isinstance(error, lro.Error)
+        assert error.code == code_pb2.FAILED_PRECONDITION

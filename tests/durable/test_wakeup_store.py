@@ -214,8 +214,12 @@ def test_a_spanner_claim_is_one_query_plus_mutations(spanner_database: str) -> N
             return getattr(self._transaction, name)
 
     class TracedStore(SpannerStore):
-        def _run_in_transaction(self, work: Callable[[Any], object]) -> Any:
-            return super()._run_in_transaction(lambda transaction: work(Recorder(transaction)))
+        def _run_in_transaction(
+            self, work: Callable[[Any], object], within: float | None = None
+        ) -> Any:
+            return super()._run_in_transaction(
+                lambda transaction: work(Recorder(transaction)), within
+            )
 
     store = TracedStore(spanner_config(fresh_spanner_url(spanner_database)))
     child, _ = _new(store, WaitPlan(target_kind="handler", target="h", sleep_us=10**9))

@@ -19,7 +19,13 @@ from google.cloud.spanner_v1 import KeySet, param_types
 from google.rpc import code_pb2
 
 from lro._core.clock import SYSTEM_CLOCK, Clock
-from lro._core.errors import AlreadyExists, Error, InvalidArgument, NotFound
+from lro._core.errors import (
+    AlreadyExists,
+    Error,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+)
 from lro._core.listing import ListQuery
 from lro._store.base import OperationRecord, PurgeQuery, StaleVersion
 from lro._store.driver_errors import store_error
@@ -36,7 +42,12 @@ from lro._store.spanner_layouts import (
 from lro._store.spanner_listing import list_page
 from lro._store.spanner_requests import refuse_request_on
 from lro._store.spanner_retention import PARAM_TYPES, purge_in, purgeable_sql
-from lro._store.spanner_wakeups import SpannerWakeups, forget_wakeup, settle_finished
+from lro._store.spanner_wakeups import (
+    SpannerWakeups,
+    TransactionGaveUp,
+    forget_wakeup,
+    settle_finished,
+)
 from lro._store.spanner_watch import DEFAULT_CHANGE_POLL_INTERVAL, VersionPoller
 
 _QUERIES = load_queries("spanner")
@@ -70,6 +81,9 @@ READ_RETRY = api_retry.Retry(
     timeout=1.0,
 )
 READ_TIMEOUT = 5.0
+# At close, how long a read-write transaction under way (on the emulator, one at a time)
+# is given to end before the client closes under it.
+CLOSE_WAIT = 5.0
 
 
 def spanner_code(exc: api_exceptions.GoogleAPIError) -> int:
@@ -104,9 +118,7 @@ class SpannerStore(SpannerWakeups):
         self.clock = clock
         if serialize_transactions is None:
             serialize_transactions = bool(os.environ.get("SPANNER_EMULATOR_HOST"))
-        self._transaction_lock: contextlib.AbstractContextManager[Any] = (
-            threading.Lock() if serialize_transactions else contextlib.nullcontext()
-        )
+        self._transaction_lock = threading.Lock() if serialize_transactions else None
         self.changes = ChangeHub()
         self._where = f"projects/{config.project}/instances/{config.instance}"
         self._owns_client = client is None
@@ -244,24 +256,50 @@ class SpannerStore(SpannerWakeups):
         self._run_in_transaction(remove)
         self.changes.publish(name)
 
-    def _run_in_transaction(self, work: Callable[[Any], object]) -> Any:
+    def _run_in_transaction(
+        self, work: Callable[[Any], object], within: float | None = None
+    ) -> Any:
         """Run ``work`` in a read-write transaction, retried while Spanner aborts it.
 
         The client retries most aborts itself; an abort of a transaction's first
         statement (begun inline, as the emulator does when another process holds its
         one transaction) can escape it, so the whole transaction is run again here.
+        ``within`` bounds it all, in seconds, the wait for this process's turn
+        included: a transaction still aborted then gives up, having written nothing
+        (``TransactionGaveUp``).
         """
+        deadline = None if within is None else time.monotonic() + within
         for attempt in itertools.count():
             try:
-                with self._transaction_lock:
-                    return self._database.run_in_transaction(work)
+                with self._turn(deadline):
+                    return self._database.run_in_transaction(work, **_retry_until(deadline))
             except api_exceptions.Aborted as exc:
+                left = _seconds_left(deadline)
+                if left <= 0:
+                    raise TransactionGaveUp() from exc
                 if attempt >= MAX_ABORTED_RETRIES:
                     raise self._error(exc, "transaction", code_pb2.UNAVAILABLE) from exc
-                time.sleep(random.uniform(0, min(0.5, 0.01 * 2**attempt)))  # noqa: S311
+                pause = random.uniform(0, min(0.5, 0.01 * 2**attempt))  # noqa: S311
+                time.sleep(min(pause, left))
             except api_exceptions.GoogleAPIError as exc:
                 raise self._error(exc, "transaction") from exc
         raise AssertionError("unreachable")
+
+    @contextlib.contextmanager
+    def _turn(self, deadline: float | None) -> Iterator[None]:
+        """This process's turn for a read-write transaction, when they run one at a
+        time (on the emulator); ``TransactionGaveUp`` if it does not come by ``deadline``
+        (``time.monotonic()``)."""
+        lock = self._transaction_lock
+        if lock is None:
+            yield
+            return
+        if not lock.acquire(timeout=-1 if deadline is None else max(0.0, _seconds_left(deadline))):
+            raise TransactionGaveUp()
+        try:
+            yield
+        finally:
+            lock.release()
 
     def _snapshot_read(self, table: str, columns: list[str], keys: KeySet) -> list[Any]:
         with self._translated("read"), self._database.snapshot() as snapshot:
@@ -323,14 +361,21 @@ class SpannerStore(SpannerWakeups):
             transaction.insert("lro_settings", ["name", "value"], [(name, to_bytes_value(default))])
             return default
 
-        with self._translated("settings"), self._transaction_lock:
+        with self._translated("settings"), self._turn(None):
             return bytes(self._database.run_in_transaction(read_or_insert))
 
     def close(self) -> None:
-        """Stop polling; close the Spanner client if this store made it."""
+        """Stop polling; close the Spanner client if this store made it. A call that
+        comes later (a handler still running past a worker's stop) fails at once: on a
+        closed client, the client library retries a query without end."""
         if self._poller is not None:
             self._poller.close()
             self._poller = None
+        closed = ClosedDatabase(repr(self))
+        # the transaction under way, if any, ends first
+        with contextlib.suppress(TransactionGaveUp), self._turn(time.monotonic() + CLOSE_WAIT):
+            self._database = closed
+        self._database = closed
         if self._owns_client:
             self._client.close()
 
@@ -354,6 +399,25 @@ class SpannerStore(SpannerWakeups):
 
 def _keys(names: Collection[str]) -> KeySet:
     return KeySet(keys=[[name] for name in names])  # type: ignore[no-untyped-call]
+
+
+class ClosedDatabase:
+    """What a closed store uses as its database: any call fails (FailedPrecondition)."""
+
+    def __init__(self, store: str) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        raise FailedPrecondition(f"{self._store} is closed")
+
+
+def _seconds_left(deadline: float | None) -> float:
+    return float("inf") if deadline is None else deadline - time.monotonic()
+
+
+def _retry_until(deadline: float | None) -> dict[str, float]:
+    """The client's own retries of aborts end by ``deadline`` too (its default: 30 s)."""
+    return {} if deadline is None else {"timeout_secs": max(0.0, _seconds_left(deadline))}
 
 
 def ddl_statements(sql: str) -> list[str]:

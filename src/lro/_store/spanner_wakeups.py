@@ -10,6 +10,7 @@ refused (its rows have no room for the resumer's attempts and errors).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import secrets
 from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Any, cast
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 from google.cloud.spanner_v1 import KeyRange, KeySet, param_types
 
 from lro._core.clock import Clock
-from lro._core.errors import AlreadyExists, FailedPrecondition
+from lro._core.errors import Aborted, AlreadyExists, FailedPrecondition
 from lro._store.base import (
     UNSERVED_HANDLERS_LIMIT,
     OperationRecord,
@@ -46,10 +47,20 @@ CHILDREN_TABLE = "lro_wakeup_children"
 _LEASE_COLUMNS = ["name", "lease_owner", "lease_token", "lease_expires_us", "claims"]
 _STRINGS = param_types.Array(param_types.STRING)  # type: ignore[no-untyped-call]
 _KEY_TYPES = {"name": param_types.STRING, "lease_token": param_types.STRING}
+# A claim is a poll: one that Spanner keeps aborting gives up (nothing is claimed until it
+# commits) and the next poll tries again, so that no claim holds up a worker's stop.
+CLAIM_TIMEOUT = 5.0
+# Leases are given back at a worker's stop; if that cannot commit soon, they run out.
+RELEASE_TIMEOUT = 5.0
+logger = logging.getLogger("lro.store")
 GO_TABLE_REFUSAL = (
     "durable waits (resume_at) need lro's own Spanner schema: a Go package's table has "
     "no room for wake-ups; open the store without table= to use them"
 )
+
+
+class TransactionGaveUp(Aborted):
+    """Spanner aborted the transaction until its deadline; nothing of it was written."""
 
 
 class SpannerWakeups:
@@ -61,7 +72,9 @@ class SpannerWakeups:
 
     if TYPE_CHECKING:
 
-        def _run_in_transaction(self, work: Callable[[Any], object]) -> Any: ...
+        def _run_in_transaction(
+            self, work: Callable[[Any], object], within: float | None = None
+        ) -> Any: ...
         def _read_in(self, transaction: Any, name: str) -> OperationRecord: ...
         def _snapshot_read(
             self, table: str, columns: list[str], keys: KeySet
@@ -136,7 +149,8 @@ class SpannerWakeups:
         pinned_to: str,
     ) -> list[Wakeup]:
         """Lease up to ``limit`` ready wake-ups, earliest due first: one query, then
-        the leases as mutations, in one read-write transaction."""
+        the leases as mutations, in one read-write transaction. A claim that Spanner
+        keeps aborting for ``CLAIM_TIMEOUT`` seconds claims nothing."""
         self._require_wakeups()
         sql = _WAKEUPS["ready_wakeups"].format(columns=", ".join(WAKEUP_COLUMNS))
         types = {
@@ -170,7 +184,11 @@ class SpannerWakeups:
                 transaction.update(WAKEUPS_TABLE, _LEASE_COLUMNS, values)
             return leased
 
-        claimed: list[Wakeup] = self._run_in_transaction(claim)
+        try:
+            claimed: list[Wakeup] = self._run_in_transaction(claim, CLAIM_TIMEOUT)
+        except TransactionGaveUp:
+            logger.debug("a claim of %s was aborted for %.0f s; it gave up", owner, CLAIM_TIMEOUT)
+            return []
         return sorted(claimed, key=lambda w: w.due_time_us)
 
     def claim_wakeup(
@@ -261,7 +279,9 @@ class SpannerWakeups:
         return finished
 
     def release_wakeups(self, tokens: Collection[str]) -> int:
-        """End the leases of ``tokens`` so that other workers may claim them now."""
+        """End the leases of ``tokens`` so that other workers may claim them now;
+        ``TransactionGaveUp`` if Spanner keeps aborting it for ``RELEASE_TIMEOUT``
+        seconds (the leases then run out in their time)."""
         held = [token for token in tokens if token]
         if not held:
             return 0
@@ -275,7 +295,7 @@ class SpannerWakeups:
                 )
             )
 
-        released: int = self._run_in_transaction(release)
+        released: int = self._run_in_transaction(release, RELEASE_TIMEOUT)
         return released
 
     def get_wakeup(self, name: str) -> Wakeup | None:
