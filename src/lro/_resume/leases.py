@@ -66,11 +66,14 @@ class LeaseRenewer:
         with self._lock:
             self._tokens.discard(token)
 
-    def stop(self) -> None:
-        """Stop renewing; once this returns, no renewal is under way or will be."""
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop renewing; once this returns, no renewal will begin. A renewal under way
+        is waited for, ``timeout`` seconds at most (None: until it ends); one that ends
+        later cannot take back a lease released meanwhile, as renewals extend only the
+        leases their tokens still hold."""
         self._stopping.set()
         self._held.set()
-        self._thread.join()
+        self._thread.join(timeout)
 
     def _loop(self) -> None:
         clock = self._clock

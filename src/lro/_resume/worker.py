@@ -27,6 +27,9 @@ from lro._store.notify import EVERYTHING
 logger = logging.getLogger("lro.worker")
 ERROR_PAUSE = 0.5
 STOP_CHECK = 0.05
+# How long ``stop`` waits for a claim (or a lease renewal) in flight: a claim that ends
+# later gives back what it took, and its leases run out if even that fails.
+CLAIM_STOP_WAIT = 10.0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -147,6 +150,9 @@ class Worker:
                     next_report = clock.monotonic() + self.settings.lease / 3
                     self._report_unserved_handlers()
             except Exception:
+                if self._stopping.is_set():  # the store may be closed by now
+                    logger.debug("worker %s: claim failed at stop", self.owner, exc_info=True)
+                    break
                 logger.exception("worker %s: claim failed", self.owner)
                 clock.wait(self._stopping, ERROR_PAUSE)
 
@@ -174,8 +180,13 @@ class Worker:
         with self._lock:
             while self._hints and self._hints[0] <= started_us:
                 heapq.heappop(self._hints)
-            for wakeup in claimed:
-                self._running[wakeup.lease_token] = wakeup
+            stopping = self._stopping.is_set()  # under the lock that stop reads under
+            if not stopping:
+                for wakeup in claimed:
+                    self._running[wakeup.lease_token] = wakeup
+        if stopping:  # claimed after stop began: run none of it
+            self._release([wakeup.lease_token for wakeup in claimed])
+            return
         for wakeup in claimed:
             self._leases.hold(wakeup.lease_token)
         self._counts.claimed(claimed, self.clock.now_us())
@@ -230,28 +241,48 @@ class Worker:
 
     def stop(self, grace: float | None = None) -> None:
         """Stop claiming; let running handlers finish for up to ``grace`` seconds
-        (default ``shutdown_grace``), then release the leases still held."""
+        (default ``shutdown_grace``), then release the leases still held.
+
+        A claim in flight is waited for ``CLAIM_STOP_WAIT`` seconds at most: it runs
+        nothing it takes, and gives that back. The release is best effort (a lease that
+        is not released runs out).
+        """
         self._subscription.cancel()
         if self._purge is not None:
             self._purge.stop()
-        self._stopping.set()
-        self._wake.set()
-        self._thread.join()
         clock = self.clock
         deadline = clock.monotonic() + (self.settings.shutdown_grace if grace is None else grace)
+        with self._lock:  # a claim that ends now sees it, and runs none of its take
+            self._stopping.set()
+        self._wake.set()
+        self._thread.join(CLAIM_STOP_WAIT)
         while clock.monotonic() < deadline:  # the renewer keeps the leases meanwhile
             with self._lock:
                 if not self._running:
                     break
             clock.wait(self._wake, min(STOP_CHECK, max(0.0, deadline - clock.monotonic())))
             self._wake.clear()
-        self._leases.stop()  # before the release: no renewal takes a lease back
+        self._leases.stop(CLAIM_STOP_WAIT)  # a renewal under way cannot undo the release
         with self._lock:
             tokens = list(self._running)
-        if tokens:
-            self.store.release_wakeups(tokens)
+        self._release(tokens)
         self._executor.shutdown(wait=False)
         self._channels.close()
+
+    def _release(self, tokens: list[str]) -> None:
+        """Give back the leases of ``tokens``; if that fails, they run out in time."""
+        if not tokens:
+            return
+        try:
+            self.store.release_wakeups(tokens)
+        except Exception:
+            logger.warning(
+                "worker %s: cannot release %d leases; they run out in %s s",
+                self.owner,
+                len(tokens),
+                self.settings.lease,
+                exc_info=True,
+            )
 
     @property
     def running(self) -> int:
