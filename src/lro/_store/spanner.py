@@ -367,7 +367,8 @@ class SpannerStore(SpannerWakeups):
     def close(self) -> None:
         """Stop polling; close the Spanner client if this store made it. A call that
         comes later (a handler still running past a worker's stop) fails at once: on a
-        closed client, the client library retries a query without end."""
+        closed client, the client library may retry a query without end, and keep the
+        process from exiting."""
         if self._poller is not None:
             self._poller.close()
             self._poller = None
