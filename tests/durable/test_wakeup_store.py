@@ -125,7 +125,7 @@ def test_the_last_child_makes_a_wait_due_but_not_before_its_sleep(store: WakeupS
     plan = WaitPlan(
         target_kind="handler",
         target="h",
-        sleep_us=200_000,
+        sleep_us=3_000_000,  # longer than the writes below take on a loaded emulator
         children=tuple(c.name for c in children),
         timeout_us=10**9,
     )
@@ -138,7 +138,7 @@ def test_the_last_child_makes_a_wait_due_but_not_before_its_sleep(store: WakeupS
     assert due is not None
     assert due.due_time_us == scheduled.ready_time_us  # the end of its sleep
     assert _claim(store) == []
-    assert eventually(lambda: [w.name for w in _claim(store)] == [waiting.name])
+    assert eventually(lambda: [w.name for w in _claim(store)] == [waiting.name], timeout=30)
 
 
 def test_a_passed_deadline_makes_a_wait_ready(store: WakeupStore) -> None:
