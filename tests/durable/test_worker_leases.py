@@ -20,6 +20,7 @@ from lro._store.base import OperationRecord, WaitPlan, Wakeup
 from lro._store.urls import open_store
 from lro.testing import FakeClock
 from tests.durable.conftest import eventually
+from tests.durable.held_claims import HeldClaims
 
 
 def _lease(store_url: str) -> float:
@@ -27,22 +28,6 @@ def _lease(store_url: str) -> float:
     wait out. The Spanner emulator runs one read-write transaction at a time, and a
     renewal may wait there seconds behind the other worker's claims."""
     return 10.0 if store_url.startswith("spanner:") else 3.0
-
-
-class HeldClaims:
-    """A store's ``claim_wakeups`` that, once ``hold`` is set, waits for ``let_go``
-    before it claims: a claim as slow as the test wants."""
-
-    def __init__(self, store: Any) -> None:
-        self._claim = store.claim_wakeups
-        self.hold, self.held, self.let_go = threading.Event(), threading.Event(), threading.Event()
-
-    def __call__(self, *args: Any, **kwargs: Any) -> list[Wakeup]:
-        if self.hold.is_set():
-            self.held.set()
-            self.let_go.wait(120)
-        claimed: list[Wakeup] = self._claim(*args, **kwargs)
-        return claimed
 
 
 class TimedClaims:

@@ -14,28 +14,12 @@ from typing import Any
 
 import lro
 from lro._resume.worker import Worker
-from lro._store.base import Wakeup
 from tests.conftest import fresh_spanner_url
 from tests.durable.conftest import eventually
+from tests.durable.held_claims import HeldClaims
 
 # Outcome bounds, far above what the stop needs (a claim in flight is waited for 10 s).
 STOP_LIMIT = 30.0
-
-
-class BlockedClaims:
-    """A store's ``claim_wakeups`` that, once ``hold`` is set, waits for ``let_go``
-    before it claims: a claim in flight as long as the test wants."""
-
-    def __init__(self, store: Any) -> None:
-        self._claim = store.claim_wakeups
-        self.hold, self.held, self.let_go = threading.Event(), threading.Event(), threading.Event()
-
-    def __call__(self, *args: Any, **kwargs: Any) -> list[Wakeup]:
-        if self.hold.is_set():
-            self.held.set()
-            self.let_go.wait(120)
-        claimed: list[Wakeup] = self._claim(*args, **kwargs)
-        return claimed
 
 
 def _stopped_in_time(worker: Worker) -> bool:
@@ -65,7 +49,7 @@ def test_a_claim_in_flight_does_not_hold_up_the_stop_and_runs_nothing(store_url:
     claimers_before = _claimers()
     runs: list[str] = []
     client = _client_with_handler(store_url, runs)
-    blocked = BlockedClaims(client.store)
+    blocked = HeldClaims(client.store)
     client.store.claim_wakeups = blocked  # type: ignore[attr-defined]
     worker = Worker(client.runtime, lro.WorkerSettings(poll_interval=0.05, lease=30.0))
     store: Any = client.store
