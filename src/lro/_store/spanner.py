@@ -373,10 +373,11 @@ class SpannerStore(SpannerWakeups):
             self._poller.close()
             self._poller = None
         closed = ClosedDatabase(repr(self))
-        # the transaction under way, if any, ends first
-        with contextlib.suppress(TransactionGaveUp), self._turn(time.monotonic() + CLOSE_WAIT):
+        try:  # swapped under the turn: the transaction under way, if any, ends first
+            with self._turn(time.monotonic() + CLOSE_WAIT):
+                self._database = closed
+        except TransactionGaveUp:  # it did not end in time: close under it
             self._database = closed
-        self._database = closed
         if self._owns_client:
             self._client.close()
 
