@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,17 +38,26 @@ def section(text: str, heading: str) -> str:
     return text.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
 
 
-def run_script(tmp_path: Path, code: str, name: str = "example.py") -> list[str]:
-    """Run ``code`` as ``tmp_path/name`` with ``tmp_path`` as the working folder; assert it
-    exits 0 and return its output lines."""
+def run_script(
+    tmp_path: Path,
+    code: str,
+    name: str = "example.py",
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 60,
+) -> list[str]:
+    """Run ``code`` as ``tmp_path/name`` with ``tmp_path`` as the working folder (and
+    ``env``, default this process's environment); assert it exits 0 within ``timeout``
+    seconds and return its output lines."""
     script = tmp_path / name
     script.write_text(code)
     result = subprocess.run(
         [sys.executable, str(script)],
         cwd=tmp_path,
+        env=env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=timeout,
         check=False,
     )
     assert result.returncode == 0, result.stderr
